@@ -1,0 +1,203 @@
+"""The ``logsight`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from uuid import UUID
+
+import psycopg
+
+from logsight.config import Settings
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _database_url(settings: Settings) -> str:
+    from logsight.local.runtime import resolve_database_url
+
+    return resolve_database_url(settings)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from logsight.storage.migrate import migrate
+
+    settings = _settings()
+    applied = migrate(_database_url(settings), timescale=settings.timescale)
+    print("\n".join(f"applied {name}" for name in applied) or "up to date")
+    return 0
+
+
+def cmd_maintain(args: argparse.Namespace) -> int:
+    from logsight.storage.maintenance import run_maintenance
+
+    settings = _settings()
+    count = run_maintenance(
+        _database_url(settings),
+        default_retention_days=settings.default_retention_days,
+        ahead_days=settings.partitions_ahead_days,
+    )
+    print(f"maintenance: {count} statements")
+    return 0
+
+
+def cmd_topology(args: argparse.Namespace) -> int:
+    from logsight.queue.topology import ensure_topology
+
+    queues = ensure_topology(_settings())
+    print("\n".join(queues))
+    return 0
+
+
+def _project_id(conn: psycopg.Connection, ref: str) -> UUID:
+    from logsight.storage.projects import find_project
+
+    try:
+        return UUID(ref)
+    except ValueError:
+        found = find_project(conn, ref)
+        if found is None:
+            raise SystemExit(f"error: no project {ref!r}") from None
+        return found
+
+
+def cmd_project_create(args: argparse.Namespace) -> int:
+    from logsight.storage.projects import create_project
+
+    settings = _settings()
+    with psycopg.connect(_database_url(settings), autocommit=True) as conn:
+        project = create_project(
+            conn, args.name, retention_days=args.retention_days or settings.default_retention_days
+        )
+    if args.json:
+        print(json.dumps({"id": str(project.id), "slug": project.slug, "key": project.public_key}))
+    else:
+        print(f"project {project.name} ({project.id})")
+        print(f"key     {project.public_key}")
+    return 0
+
+
+def cmd_key_create(args: argparse.Namespace) -> int:
+    from logsight.storage.keys import create_key
+
+    with psycopg.connect(_database_url(_settings()), autocommit=True) as conn:
+        key = create_key(
+            conn, _project_id(conn, args.project), label=args.label, allowed_origins=args.origin
+        )
+    print(key)
+    return 0
+
+
+def cmd_key_revoke(args: argparse.Namespace) -> int:
+    from logsight.storage.keys import revoke_key
+
+    with psycopg.connect(_database_url(_settings()), autocommit=True) as conn:
+        if not revoke_key(conn, args.key):
+            print("error: no such active key", file=sys.stderr)
+            return 1
+    print("revoked")
+    return 0
+
+
+def cmd_key_list(args: argparse.Namespace) -> int:
+    with psycopg.connect(_database_url(_settings()), autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT public_key, label, allowed_origins, revoked_at FROM ingest_keys"
+            " WHERE project_id = %s ORDER BY created_at",
+            (_project_id(conn, args.project),),
+        ).fetchall()
+    for key, label, origins, revoked in rows:
+        state = f"revoked {revoked:%Y-%m-%d}" if revoked else "active"
+        print(f"{key}  {state:<18} {label or '-':<12} {','.join(origins) or 'any origin'}")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from logsight.event_schema import write_schema
+
+    path = write_schema(Path(args.output))
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_local(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if args.component is None:
+        from logsight.local.runtime import Supervisor
+
+        return Supervisor(settings).run()
+    from logsight.local import components
+
+    runner = {
+        "gateway": components.run_gateway,
+        "processor": components.run_processor,
+        "scheduler": components.run_scheduler_process,
+    }[args.component]
+    runner(settings)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="logsight", description="LogSight command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("maintain", help="create partitions ahead, apply retention").set_defaults(
+        func=cmd_maintain
+    )
+    sub.add_parser("topology", help="declare the broker's exchanges and queues").set_defaults(
+        func=cmd_topology
+    )
+    schema = sub.add_parser("schema", help="write the event JSON Schema")
+    schema.add_argument("--output", default="docs/event.schema.json")
+    schema.set_defaults(func=cmd_schema)
+
+    project = sub.add_parser("project", help="projects").add_subparsers(
+        dest="action", required=True
+    )
+    create = project.add_parser("create", help="create a project and print its ingest key")
+    create.add_argument("name")
+    create.add_argument("--retention-days", type=int, default=None)
+    create.add_argument("--json", action="store_true", help="print JSON")
+    create.set_defaults(func=cmd_project_create)
+
+    key = sub.add_parser("key", help="ingest keys").add_subparsers(dest="action", required=True)
+    key_create = key.add_parser("create", help="create an ingest key for a project")
+    key_create.add_argument("project", help="project id or slug")
+    key_create.add_argument("--label", default="")
+    key_create.add_argument(
+        "--origin", action="append", default=[], help="allowed browser origin (repeatable)"
+    )
+    key_create.set_defaults(func=cmd_key_create)
+    key_revoke = key.add_parser("revoke", help="revoke an ingest key")
+    key_revoke.add_argument("key")
+    key_revoke.set_defaults(func=cmd_key_revoke)
+    key_list = key.add_parser("list", help="list a project's ingest keys")
+    key_list.add_argument("project", help="project id or slug")
+    key_list.set_defaults(func=cmd_key_list)
+
+    local = sub.add_parser("local", help="run LogSight on this machine")
+    local.add_argument(
+        "component",
+        nargs="?",
+        choices=["gateway", "processor", "scheduler"],
+        help=argparse.SUPPRESS,
+    )
+    local.set_defaults(func=cmd_local)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""The one settings object: every knob is an environment variable prefixed ``LOGSIGHT_``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOGSIGHT_", extra="ignore")
+
+    # Where things live
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL/TimescaleDB URL. Unset: the local runtime embeds a server.",
+    )
+    amqp_url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672/%2F",
+        description="RabbitMQ / Amazon MQ URL (amqps:// on AWS).",
+    )
+    data_dir: Path = Field(
+        default=Path(".logsight"),
+        description="Local runtime state: embedded PostgreSQL, runtime.json.",
+    )
+    timescale: str = Field(
+        default="auto",
+        description="auto: use TimescaleDB when the extension can be created; on / off force it.",
+    )
+
+    # Queue topology
+    exchange: str = Field(default="logsight.events", description="Exchange events are sent to.")
+    queue_prefix: str = Field(default="logsight.events", description="Shard queues: PREFIX.N.")
+    shards: int = Field(default=2, ge=1, le=64, description="Number of shard queues.")
+    delivery_limit: int = Field(
+        default=5, ge=1, description="Deliveries before a message is dead-lettered."
+    )
+    publish_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="Longest wait for a broker confirm before answering 503."
+    )
+    connect_timeout_seconds: float = Field(default=3.0, gt=0, description="Broker connect timeout.")
+    heartbeat_seconds: int = Field(default=30, ge=0, description="AMQP heartbeat interval.")
+    retry_after_seconds: int = Field(default=5, ge=1, description="Retry-After on 503.")
+
+    # Ingest limits
+    max_body_bytes: int = Field(default=1 * MiB, description="Largest request body as sent.")
+    max_decompressed_bytes: int = Field(
+        default=10 * MiB, description="Largest body after decompression (checked while inflating)."
+    )
+    max_events_per_request: int = Field(default=1000, description="Events in one request.")
+    max_event_bytes: int = Field(default=1 * MiB, description="Largest single event (JSON bytes).")
+    max_json_depth: int = Field(default=32, description="Deepest nesting of objects and arrays.")
+    max_properties: int = Field(default=256, description="Keys in an event's properties.")
+    max_string_bytes: int = Field(
+        default=8 * 1024, description="Longer strings are trimmed; the original length is kept."
+    )
+    max_past_seconds: int = Field(
+        default=30 * 24 * 3600, description="Older timestamps are clamped to received - this."
+    )
+    max_future_seconds: int = Field(
+        default=60, description="Later timestamps are clamped to received + this."
+    )
+    key_cache_seconds: float = Field(
+        default=30.0, ge=0, description="How long ingest trusts a looked-up key."
+    )
+
+    # Storage
+    default_retention_days: int = Field(default=30, ge=1, description="Retention of new projects.")
+    partitions_ahead_days: int = Field(
+        default=3, ge=1, description="Plain PostgreSQL: daily partitions created ahead."
+    )
+
+    # Local runtime
+    host: str = Field(default="127.0.0.1", description="Local gateway bind address.")
+    port: int = Field(default=8000, description="Local gateway port.")
+    gateway_workers: int = Field(
+        default=32, ge=1, description="Concurrent handler invocations (like Lambda environments)."
+    )
+    batch_size: int = Field(
+        default=500, ge=1, le=10000, description="Messages per processor batch."
+    )
+    batch_window_seconds: float = Field(
+        default=0.5, ge=0, le=300, description="Longest wait to fill a processor batch."
+    )
+    maintenance_interval_seconds: int = Field(
+        default=3600, ge=10, description="Local scheduler: partitions and retention."
+    )
+    alerts_interval_seconds: int = Field(
+        default=60, ge=1, description="Local scheduler: alerts function period."
+    )
+
+    def shard_queue(self, shard: int) -> str:
+        return f"{self.queue_prefix}.{shard}"
+
+    @property
+    def dead_letter_exchange(self) -> str:
+        return f"{self.exchange}.dlx"
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.queue_prefix}.dead"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

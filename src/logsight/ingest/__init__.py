@@ -1,0 +1,1 @@
+"""Turning an HTTP request into validated, normalized events ready to queue."""

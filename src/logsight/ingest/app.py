@@ -1,0 +1,28 @@
+"""Wiring the ingest service for a process: settings, key store, per-thread publishers."""
+
+from __future__ import annotations
+
+import threading
+
+from logsight.config import Settings
+from logsight.ingest.service import IngestService
+from logsight.queue.publisher import Publisher
+from logsight.storage.db import Database
+from logsight.storage.keys import KeyStore
+
+
+def build_ingest_service(settings: Settings) -> IngestService:
+    if not settings.database_url:
+        raise RuntimeError("LOGSIGHT_DATABASE_URL is not set")
+    local = threading.local()
+
+    # One broker connection per execution environment; the local gateway runs environments as
+    # threads, hence thread-local rather than global.
+    def publisher_for() -> Publisher:
+        publisher: Publisher | None = getattr(local, "publisher", None)
+        if publisher is None:
+            publisher = local.publisher = Publisher(settings)
+        return publisher
+
+    keys = KeyStore(Database(settings.database_url), settings.key_cache_seconds)
+    return IngestService(settings, keys, publisher_for)

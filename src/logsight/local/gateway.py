@@ -1,0 +1,160 @@
+"""The local API Gateway: HTTP requests → payload 2.0 events → the same Lambda handlers.
+
+Handlers run in a thread pool whose size plays the part of Lambda's concurrent execution
+environments; a request that outlives its function's timeout gets 504, as on AWS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import orjson
+
+from logsight.local.context import LocalContext
+from logsight.local.functions import INGEST, FunctionSpec, Handler
+from logsight.local.payloads import http_api_event
+
+log = logging.getLogger(__name__)
+
+# API Gateway HTTP APIs refuse larger payloads before any function runs.
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def _json(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
+    body = orjson.dumps({"error": {"code": code, "message": message}})
+    return status, {"content-type": "application/json"}, body
+
+
+class Route:
+    def __init__(self, prefix: str, spec: FunctionSpec) -> None:
+        self.prefix = prefix
+        self.spec = spec
+        self._handler: Handler | None = None
+
+    def matches(self, path: str) -> bool:
+        return path == self.prefix.rstrip("/") or path.startswith(self.prefix)
+
+    @property
+    def handler(self) -> Handler:
+        if self._handler is None:
+            self._handler = self.spec.load()
+        return self._handler
+
+
+class Gateway:
+    def __init__(self, routes: list[Route], workers: int) -> None:
+        self.routes = routes
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda")
+
+    def route_for(self, path: str) -> Route | None:
+        return next((r for r in self.routes if r.matches(path)), None)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        status, headers, body = await self._respond(scope, receive)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_PAYLOAD_BYTES:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    async def _respond(self, scope: Scope, receive: Receive) -> tuple[int, dict[str, str], bytes]:
+        path: str = scope["path"]
+        if path == "/health":
+            return 200, {"content-type": "application/json"}, b'{"status":"ok"}'
+        route = self.route_for(path)
+        if route is None:
+            return _json(404, "not_found", f"no route for {path}")
+        body = await self._read_body(receive)
+        if body is None:
+            return _json(413, "payload_too_large", "request body exceeds 10 MiB")
+        client = scope.get("client") or ("127.0.0.1", 0)
+        event = http_api_event(
+            method=scope["method"],
+            path=path,
+            query_string=scope.get("query_string", b"").decode("latin-1"),
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
+            body=body,
+            source_ip=client[0],
+        )
+        context = LocalContext(route.spec.name, route.spec.timeout_seconds)
+        loop = asyncio.get_running_loop()
+        try:
+            result = await asyncio.wait_for(
+                loop.run_in_executor(self._pool, route.handler, event, context),
+                timeout=route.spec.timeout_seconds,
+            )
+        except TimeoutError:
+            return _json(504, "timeout", f"{route.spec.name} timed out")
+        except Exception:
+            log.exception("%s failed", route.spec.name)
+            return _json(500, "internal_error", "Internal Server Error")
+        return _to_http(result)
+
+
+def _to_http(result: Any) -> tuple[int, dict[str, str], bytes]:
+    """Interpret a handler result the way API Gateway's payload 2.0 integration does."""
+    if not isinstance(result, dict) or "statusCode" not in result:
+        return 200, {"content-type": "application/json"}, orjson.dumps(result)
+    headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers[name.lower()] = ", ".join(map(str, values))
+    raw = result.get("body") or ""
+    if result.get("isBase64Encoded"):
+        body = base64.b64decode(raw)
+    else:
+        body = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
+    return int(result["statusCode"]), headers, body
+
+
+def default_routes() -> list[Route]:
+    return [Route("/v1/", INGEST)]
+
+
+def serve(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    gateway = Gateway(default_routes(), workers)
+    # Warm the handlers before the first request, like a provisioned environment.
+    for route in gateway.routes:
+        _ = route.handler
+    config = uvicorn.Config(
+        gateway,
+        host=host,
+        port=port,
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=5,
+    )
+    uvicorn.Server(config).run()

@@ -1,0 +1,249 @@
+"""``logsight local``: LogSight on one machine, no AWS, the same handlers.
+
+A supervisor that prepares the database and the broker, then runs the gateway, the processor
+pollers and the scheduler as child processes, restarting any that dies, and stops them all
+cleanly on Ctrl-C. Connection details are printed and written to DATA_DIR/runtime.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import amqp
+import psycopg
+
+from logsight.config import Settings
+from logsight.local.embedded_postgres import EmbeddedPostgres
+from logsight.queue.topology import ensure_topology
+from logsight.storage.keys import create_key
+from logsight.storage.migrate import migrate
+from logsight.storage.projects import create_project, find_project
+
+RUNTIME_FILE = "runtime.json"
+DEFAULT_PROJECT = "default"
+COMPONENTS = ("gateway", "processor", "scheduler")
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def embedded_postgres(settings: Settings) -> EmbeddedPostgres:
+    return EmbeddedPostgres(settings.data_dir.resolve() / "postgres")
+
+
+def resolve_database_url(settings: Settings, *, announce: bool = False) -> str:
+    """LOGSIGHT_DATABASE_URL, or the embedded server in the data directory (started if needed)."""
+    if settings.database_url:
+        return settings.database_url
+    server = embedded_postgres(settings)
+    url = server.start()
+    if announce:
+        say(f"  database   embedded PostgreSQL, data in {server.pgdata}")
+    return url
+
+
+def default_project_key(database_url: str) -> tuple[str, str]:
+    """The default project's id and an active ingest key, creating them on first start."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        project_id = find_project(conn, DEFAULT_PROJECT)
+        if project_id is None:
+            created = create_project(conn, DEFAULT_PROJECT)
+            return str(created.id), created.public_key
+        row = conn.execute(
+            "SELECT public_key FROM ingest_keys WHERE project_id = %s AND revoked_at IS NULL"
+            " ORDER BY created_at LIMIT 1",
+            (project_id,),
+        ).fetchone()
+        if row is None:
+            return str(project_id), create_key(conn, project_id, label="default")
+        return str(project_id), str(row[0])
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+    history: list[float] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.argv, env=self.env)
+        self.started_at = time.monotonic()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def terminate(self) -> None:
+        if self.alive():
+            assert self.process is not None
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class Supervisor:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.data_dir = settings.data_dir.resolve()
+        self.stop = threading.Event()
+        self.children: list[Child] = []
+        self.info: dict[str, Any] = {}
+
+    def prepare(self) -> str:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        say("LogSight local runtime")
+        database_url = resolve_database_url(self.settings, announce=True)
+        if self.settings.database_url:
+            say("  database   LOGSIGHT_DATABASE_URL")
+        applied = migrate(database_url, timescale=self.settings.timescale)
+        say(f"  migrations {len(applied)} applied" if applied else "  migrations up to date")
+        try:
+            queues = ensure_topology(self.settings)
+        except (OSError, amqp.exceptions.AMQPError) as exc:
+            raise SystemExit(
+                f"error: cannot reach RabbitMQ at {_mask(self.settings.amqp_url)} ({exc}). "
+                "Start it (e.g. `rabbitmq-server -detached`) or set LOGSIGHT_AMQP_URL."
+            ) from exc
+        say(f"  broker     {len(queues)} shard queues on {_mask(self.settings.amqp_url)}")
+        return database_url
+
+    def run(self) -> int:
+        database_url = self.prepare()
+        project_id, key = default_project_key(database_url)
+        env = {
+            **os.environ,
+            "LOGSIGHT_DATABASE_URL": database_url,
+            "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+        }
+        for name in COMPONENTS:
+            argv = [sys.executable, "-m", "logsight.cli", "local", name]
+            self.children.append(Child(name, argv, env))
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: self.stop.set())
+        for child in self.children:
+            child.start()
+            say(f"  {child.name:<10} started (pid {child.pid})")
+        base = f"http://{self.settings.host}:{self.settings.port}"
+        self._wait_for_gateway(base)
+        self.info = {
+            "pid": os.getpid(),
+            "gateway_url": base,
+            "ingest_url": f"{base}/v1/events",
+            "project_id": project_id,
+            "ingest_key": key,
+            "database_url": database_url,
+            "amqp_url": _mask(self.settings.amqp_url),
+            "processes": {},
+        }
+        self._write_info()
+        say("")
+        say(f"LogSight is running at {base}")
+        say(f"  ingest     POST {base}/v1/events")
+        say(f"  project    {DEFAULT_PROJECT} ({project_id})")
+        say(f"  key        {key}")
+        say(f"  details    {self.data_dir / RUNTIME_FILE}")
+        say("")
+        say("Send a test event:")
+        say(
+            f"  curl -sS -X POST '{base}/v1/events' -H 'Content-Type: application/json' "
+            f"-H 'X-LogSight-Key: {key}' "
+            '-d \'{"name": "hello", "properties": {"from": "curl"}}\''
+        )
+        say("")
+        say("Press Ctrl-C to stop.")
+        try:
+            self._supervise()
+        finally:
+            self._shutdown()
+        return 0
+
+    def _wait_for_gateway(self, base: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.stop.is_set():
+            try:
+                health = f"{base}/health"  # always http://host:port from our own settings
+                with urllib.request.urlopen(health, timeout=1) as response:  # noqa: S310
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            gateway = self.children[0]
+            if not gateway.alive():
+                raise SystemExit(f"error: the gateway exited; is port {self.settings.port} free?")
+            time.sleep(0.1)
+
+    def _write_info(self) -> None:
+        self.info["processes"] = {c.name: c.pid for c in self.children}
+        path = self.data_dir / RUNTIME_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.info, indent=2) + "\n")
+        tmp.replace(path)
+
+    def _supervise(self) -> None:
+        while not self.stop.wait(0.5):
+            for child in self.children:
+                if child.alive():
+                    continue
+                code = child.process.returncode if child.process else None
+                # Back off when a component keeps crashing, like a process manager would.
+                now = time.monotonic()
+                child.history = [t for t in child.history if now - t < 60] + [now]
+                delay = min(2 ** (len(child.history) - 1), 30) if len(child.history) > 1 else 0
+                say(f"  {child.name} exited with {code}; restarting in {delay}s")
+                if self.stop.wait(delay):
+                    return
+                child.start()
+                child.restarts += 1
+                say(f"  {child.name:<10} restarted (pid {child.pid})")
+                self._write_info()
+
+    def _shutdown(self) -> None:
+        say("Stopping...")
+        for child in self.children:
+            child.terminate()
+        for child in self.children:
+            child.wait(15)
+        if not self.settings.database_url:
+            embedded_postgres(self.settings).stop()
+        (self.data_dir / RUNTIME_FILE).unlink(missing_ok=True)
+        say("Stopped.")
+
+
+def _mask(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def read_runtime_info(data_dir: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((data_dir / RUNTIME_FILE).read_text())
+    return data

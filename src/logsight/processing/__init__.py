@@ -1,0 +1,1 @@
+"""From queued messages to stored rows: decoding, enrichment, grouping, dead letters."""

@@ -1,0 +1,68 @@
+"""Recording messages that can never be processed, with their reason and raw bytes."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import orjson
+import psycopg
+
+from logsight.processing.records import QueueRecord
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    record: QueueRecord
+    reason: str
+    project_id: UUID | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def project_hint(raw: bytes) -> UUID | None:
+    """Best effort: the project of a message we could not otherwise process."""
+    try:
+        data = orjson.loads(raw)
+        return UUID(str(data["project_id"]))
+    except (orjson.JSONDecodeError, KeyError, ValueError, TypeError):
+        return None
+
+
+def from_dead_letter_queue(record: QueueRecord) -> DeadLetter:
+    """A message RabbitMQ gave up on (delivery limit reached) and routed to the DLQ."""
+    reason = record.header_text("x-first-death-reason") or "dead-lettered"
+    queue = record.header_text("x-first-death-queue")
+    text = "delivery limit exceeded" if reason == "delivery_limit" else f"dead-lettered: {reason}"
+    return DeadLetter(
+        record=record,
+        reason=f"{text} (queue {queue})" if queue else text,
+        project_id=project_hint(record.raw),
+        details={"death_reason": reason, "queue": queue},
+    )
+
+
+def record(conn: psycopg.Connection, letters: list[DeadLetter]) -> None:
+    if not letters:
+        return
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO dead_letters"
+            " (digest, project_id, source, message_id, reason, raw, details)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (digest) DO NOTHING",
+            [
+                (
+                    hashlib.sha256(letter.record.raw).digest(),
+                    letter.project_id,
+                    letter.record.queue,
+                    letter.record.message_id,
+                    letter.reason,
+                    letter.record.raw,
+                    orjson.dumps(
+                        {**letter.details, "redelivered": letter.record.redelivered}
+                    ).decode(),
+                )
+                for letter in letters
+            ],
+        )

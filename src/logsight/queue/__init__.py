@@ -1,0 +1,1 @@
+"""RabbitMQ (Amazon MQ) topology, messages and the confirmed publisher."""

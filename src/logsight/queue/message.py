@@ -1,0 +1,66 @@
+"""The one message ingest publishes per request, and its decoding in the processor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+SCHEMA_VERSION = 1
+SCHEMA_HEADER = "x-logsight-schema"
+CONTENT_TYPE = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class EventMessage:
+    project_id: UUID
+    received_at: datetime
+    request_id: str
+    events: list[dict[str, Any]]
+    source: str = "native"
+
+    def encode(self) -> bytes:
+        return orjson.dumps(
+            {
+                "v": SCHEMA_VERSION,
+                "project_id": str(self.project_id),
+                "received_at": self.received_at.isoformat(),
+                "request_id": self.request_id,
+                "source": self.source,
+                "events": self.events,
+            }
+        )
+
+
+class MessageError(ValueError):
+    """The message can never be processed: it belongs in the dead letters."""
+
+
+def decode(body: bytes) -> EventMessage:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MessageError(f"body is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise MessageError("body is not a JSON object")
+    version = data.get("v")
+    if version != SCHEMA_VERSION:
+        raise MessageError(f"unsupported schema version {version!r}")
+    try:
+        events = data["events"]
+        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+            raise MessageError("events must be a list of objects")
+        return EventMessage(
+            project_id=UUID(data["project_id"]),
+            received_at=datetime.fromisoformat(data["received_at"]),
+            request_id=str(data.get("request_id", "")),
+            events=events,
+            source=str(data.get("source", "native")),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        if isinstance(exc, MessageError):
+            raise
+        raise MessageError(f"malformed message: {exc!r}") from exc

@@ -1,0 +1,1 @@
+"""PostgreSQL / TimescaleDB storage: migrations, writes, maintenance and queries."""

@@ -1,0 +1,151 @@
+"""Ordered plain-SQL migrations, recorded in a table, safe to run twice or concurrently.
+
+Files are ``NNNN_name.sql``; a migration whose layout differs between TimescaleDB and plain
+PostgreSQL comes as ``NNNN_name.timescale.sql`` and ``NNNN_name.postgres.sql``, and the variant
+for the database's storage mode is applied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+import psycopg
+
+from logsight.storage.mode import (
+    StorageMode,
+    recorded_mode,
+    timescale_available,
+    timescale_installed,
+)
+
+log = logging.getLogger(__name__)
+
+_FILE = re.compile(
+    r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)(?:\.(?P<variant>timescale|postgres))?\.sql$"
+)
+# Any constant works; it only has to be the same for every migrating process.
+_ADVISORY_LOCK = 0x4C6F6753
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: str
+    name: str
+    filename: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+class MigrationError(RuntimeError):
+    pass
+
+
+def available_files() -> dict[str, str]:
+    package = resources.files("logsight.storage.migrations")
+    return {
+        entry.name: entry.read_text(encoding="utf-8")
+        for entry in package.iterdir()
+        if entry.name.endswith(".sql")
+    }
+
+
+def plan(files: dict[str, str], mode: StorageMode) -> list[Migration]:
+    """The migrations for ``mode``, in order, choosing each version's variant for that mode."""
+    by_version: dict[str, dict[str | None, tuple[str, str]]] = {}
+    for filename, sql in files.items():
+        match = _FILE.match(filename)
+        if match is None:
+            raise MigrationError(f"migration file {filename!r} is not NNNN_name[.variant].sql")
+        variants = by_version.setdefault(match["version"], {})
+        variants[match["variant"]] = (filename, sql)
+    chosen: list[Migration] = []
+    for version in sorted(by_version):
+        variants = by_version[version]
+        pick = variants.get(mode.value) or variants.get(None)
+        if pick is None:
+            raise MigrationError(f"migration {version} has no variant for {mode.value}")
+        filename, sql = pick
+        name = _FILE.match(filename)["name"]  # type: ignore[index]
+        chosen.append(Migration(version, name, filename, sql))
+    return chosen
+
+
+def choose_mode(conn: psycopg.Connection, preference: str) -> StorageMode:
+    """Pick the layout for a database that has none yet. ``preference``: auto, on or off."""
+    if preference == "off":
+        return StorageMode.POSTGRES
+    if timescale_installed(conn):
+        return StorageMode.TIMESCALE
+    if timescale_available(conn):
+        try:
+            with conn.transaction():
+                conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+            return StorageMode.TIMESCALE
+        except psycopg.Error as exc:
+            if preference == "on":
+                raise MigrationError(f"cannot enable TimescaleDB: {exc}") from exc
+            log.warning(
+                "TimescaleDB is available but cannot be enabled (%s); using plain PostgreSQL", exc
+            )
+            return StorageMode.POSTGRES
+    if preference == "on":
+        raise MigrationError("LOGSIGHT_TIMESCALE=on but the timescaledb extension is not available")
+    return StorageMode.POSTGRES
+
+
+def migrate(database_url: str, *, timescale: str = "auto") -> list[str]:
+    """Apply pending migrations; return the filenames applied (empty when up to date)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        # Concurrent migrators queue here; the second finds nothing left to do.
+        conn.execute("SELECT pg_advisory_lock(%s)", (_ADVISORY_LOCK,))
+        try:
+            return _migrate_locked(conn, timescale)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_ADVISORY_LOCK,))
+
+
+def _migrate_locked(conn: psycopg.Connection, timescale: str) -> list[str]:
+    mode = recorded_mode(conn)
+    if mode is None:
+        mode = choose_mode(conn, timescale)
+        with conn.transaction():
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS logsight_storage ("
+                " mode text NOT NULL CHECK (mode IN ('timescale', 'postgres')),"
+                " singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton))"
+            )
+            conn.execute(
+                "INSERT INTO logsight_storage (mode) VALUES (%s) ON CONFLICT DO NOTHING",
+                (mode.value,),
+            )
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version text PRIMARY KEY, filename text NOT NULL, checksum text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+    applied = {
+        row[0]: row[1]
+        for row in conn.execute("SELECT version, checksum FROM schema_migrations").fetchall()
+    }
+    done: list[str] = []
+    for migration in plan(available_files(), mode):
+        if migration.version in applied:
+            if applied[migration.version] != migration.checksum:
+                log.warning("migration %s changed after it was applied", migration.filename)
+            continue
+        with conn.transaction():
+            conn.execute(migration.sql.encode())
+            conn.execute(
+                "INSERT INTO schema_migrations (version, filename, checksum) VALUES (%s, %s, %s)",
+                (migration.version, migration.filename, migration.checksum),
+            )
+        log.info("applied migration %s", migration.filename)
+        done.append(migration.filename)
+    return done
