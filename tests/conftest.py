@@ -1,0 +1,116 @@
+"""Shared fixtures: every run gets its own PostgreSQL database and RabbitMQ vhost."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import amqp
+import psycopg
+import pytest
+
+from logsight.config import Settings
+from logsight.queue.connection import close_quietly, connect
+from logsight.queue.topology import ensure_topology
+from logsight.storage.migrate import migrate
+from logsight.storage.projects import CreatedProject, create_project
+
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+AMQP_BASE = "amqp://guest:guest@127.0.0.1:5672"
+
+
+def create_database(prefix: str = "logsight_test") -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+
+def drop_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+def create_vhost(prefix: str = "logsight-test") -> str:
+    vhost = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
+    subprocess.run(
+        ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+        check=True,
+        capture_output=True,
+    )
+    return f"{AMQP_BASE}/{vhost}"
+
+
+def delete_vhost(url: str) -> None:
+    vhost = url.rsplit("/", 1)[1]
+    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    url = create_database()
+    migrate(url, timescale="off")
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    url = create_vhost()
+    ensure_topology(Settings(amqp_url=url))
+    yield url
+    delete_vhost(url)
+
+
+@pytest.fixture
+def settings(database_url: str, amqp_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        amqp_url=amqp_url,
+        key_cache_seconds=0,
+        publish_timeout_seconds=3,
+        connect_timeout_seconds=1,
+    )
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def project(db: psycopg.Connection) -> CreatedProject:
+    return create_project(db, f"project {uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def broker(amqp_url: str) -> Iterator[amqp.Channel]:
+    connection = connect(amqp_url, connect_timeout=3, heartbeat=0)
+    try:
+        yield connection.channel()
+    finally:
+        close_quietly(connection)
+
+
+def purge(channel: amqp.Channel, settings: Settings) -> None:
+    for shard in range(settings.shards):
+        channel.queue_purge(settings.shard_queue(shard))
+    channel.queue_purge(settings.dead_letter_queue)
+
+
+def drain(channel: amqp.Channel, queue: str, *, ack: bool = True) -> list[amqp.Message]:
+    messages = []
+    while (message := channel.basic_get(queue, no_ack=ack)) is not None:
+        messages.append(message)
+    return messages
+
+
+def count_rows(conn: psycopg.Connection, sql: str, *params: Any) -> int:
+    row = conn.execute(sql, params).fetchone()  # type: ignore[arg-type]
+    assert row is not None
+    return int(row[0])
