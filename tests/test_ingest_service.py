@@ -29,7 +29,7 @@ from tests.ingest_helpers import api_request
 @pytest.fixture
 def service(settings: Settings, broker: amqp.Channel) -> Iterator[IngestService]:
     purge(broker, settings)
-    yield build_ingest_service(settings)
+    return build_ingest_service(settings)
 
 
 def call(service: IngestService, event: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
