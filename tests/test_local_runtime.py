@@ -1,0 +1,115 @@
+"""The whole pipeline through `logsight local`: gateway → RabbitMQ → pollers → PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+
+from tests.conftest import count_rows, create_vhost, delete_vhost
+from tests.support.runtime import LocalLogSight
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def runtime() -> Iterator[LocalLogSight]:
+    """The default configuration: no LOGSIGHT_DATABASE_URL, so the embedded PostgreSQL serves."""
+    vhost = create_vhost()
+    local = LocalLogSight(amqp_url=vhost)
+    try:
+        yield local.start()
+    finally:
+        local.cleanup()
+        delete_vhost(vhost)
+
+
+def wait_for_count(database_url: str, sql: str, expected: int, timeout: float = 120) -> int:
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while True:
+            count = count_rows(conn, sql)
+            if count >= expected or time.monotonic() > deadline:
+                return count
+            time.sleep(0.25)
+
+
+def test_embedded_postgres_is_the_default_and_is_migrated(runtime: LocalLogSight) -> None:
+    assert runtime.info["database_url"].startswith("postgresql://postgres@127.0.0.1:")
+    assert (runtime.data_dir / "postgres" / "pgdata").is_dir()
+    with psycopg.connect(runtime.resolved_database_url) as conn:
+        assert count_rows(conn, "SELECT count(*) FROM schema_migrations") >= 2
+    log = runtime.log()
+    for part in ("database", "migrations", "broker", "gateway", "processor", "scheduler", "curl"):
+        assert part in log
+
+
+def test_ten_thousand_events_in_mixed_batches_are_all_stored_once(runtime: LocalLogSight) -> None:
+    run = uuid.uuid4().hex[:8]
+    rng = random.Random(7)
+    sizes: list[int] = []
+    remaining = 10_000
+    while remaining:
+        size = min(rng.choice([1, 1, 5, 20, 100, 250, 1000]), remaining)
+        sizes.append(size)
+        remaining -= size
+    counter = iter(range(10_000))
+    requests = [
+        [{"name": f"load-{run}", "properties": {"n": next(counter)}} for _ in range(size)]
+        for size in sizes
+    ]
+
+    def send(events: list[dict[str, object]]) -> int:
+        with runtime.client() as client:
+            response = client.post(
+                "/v1/events", json={"events": events}, headers={"x-logsight-key": runtime.key}
+            )
+            return response.status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(send, requests))
+    assert statuses == [202] * len(requests)
+    sql = f"SELECT count(*) FROM events WHERE name = 'load-{run}'"
+    assert wait_for_count(runtime.resolved_database_url, sql, 10_000) == 10_000
+    with psycopg.connect(runtime.resolved_database_url) as conn:
+        distinct = count_rows(
+            conn, f"SELECT count(DISTINCT properties->>'n') FROM events WHERE name = 'load-{run}'"
+        )
+        rolled = count_rows(
+            conn, f"SELECT coalesce(sum(events), 0) FROM event_rollups_1m WHERE name = 'load-{run}'"
+        )
+    assert distinct == 10_000
+    assert rolled == 10_000
+
+
+def test_bad_requests_through_the_gateway(runtime: LocalLogSight) -> None:
+    with runtime.client() as client:
+        response = client.post("/v1/events", json={"name": "x"}, headers={"x-logsight-key": "nope"})
+        assert response.status_code == 401
+        assert response.json()["error"]["field"] == "key"
+        assert client.get("/nowhere").status_code == 404
+        too_big = client.post(
+            "/v1/events", content=b"x" * (11 * 1024 * 1024), headers={"x-logsight-key": runtime.key}
+        )
+        assert too_big.status_code == 413
+
+
+def test_a_restart_keeps_all_data(runtime: LocalLogSight) -> None:
+    with runtime.client() as client:
+        response = client.post(
+            "/v1/events", json={"name": "before-restart"}, headers={"x-logsight-key": runtime.key}
+        )
+    assert response.status_code == 202
+    sql = "SELECT count(*) FROM events WHERE name = 'before-restart'"
+    assert wait_for_count(runtime.resolved_database_url, sql, 1) == 1
+    key, url = runtime.key, runtime.resolved_database_url
+    assert runtime.stop() == 0
+    assert "Stopped." in runtime.log()
+    runtime.start()
+    assert (runtime.key, runtime.resolved_database_url) == (key, url)
+    assert wait_for_count(url, sql, 1) == 1
