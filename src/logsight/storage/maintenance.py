@@ -26,6 +26,29 @@ log = logging.getLogger(__name__)
 
 ROLLUP_TABLES = ("event_rollups_1m", "user_rollups_1m")
 
+# Keeps each retention policy's drop_after equal to the longest project retention, replacing
+# the policy only when it differs. A continuous aggregate's jobs are listed under its
+# materialization hypertable, hence the look-up.
+_TIMESCALE_RETENTION = sql.SQL("""
+DO $$
+DECLARE
+    hypertable name := coalesce(
+        (SELECT materialization_hypertable_name
+         FROM timescaledb_information.continuous_aggregates WHERE view_name = {table}),
+        {table});
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM timescaledb_information.jobs
+        WHERE proc_name = 'policy_retention'
+          AND hypertable_name = hypertable
+          AND (config->>'drop_after')::interval = {interval}
+    ) THEN
+        PERFORM remove_retention_policy({table}::regclass, if_exists => TRUE);
+        PERFORM add_retention_policy({table}::regclass, drop_after => {interval});
+    END IF;
+END
+$$""")
+
 
 @dataclass(frozen=True, slots=True)
 class Retention:
@@ -51,14 +74,10 @@ def plan(
     statements: list[sql.Composed] = []
     interval = sql.Literal(timedelta(days=retention.longest_days))
     if mode is StorageMode.TIMESCALE:
-        for table in ("events", *ROLLUP_TABLES):
-            # Re-adding the policy keeps drop_after equal to the longest retention as it changes.
-            statements.append(
-                sql.SQL(
-                    "SELECT remove_retention_policy({t}, if_exists => TRUE);"
-                    " SELECT add_retention_policy({t}, drop_after => {i}, if_not_exists => TRUE)"
-                ).format(t=sql.Literal(table), i=interval)
-            )
+        statements.extend(
+            _TIMESCALE_RETENTION.format(table=sql.Literal(table), interval=interval)
+            for table in ("events", *ROLLUP_TABLES)
+        )
     else:
         today = now.astimezone(UTC).date()
         # Recent and upcoming days; the processor creates any other day a late event needs.
