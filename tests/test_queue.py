@@ -1,0 +1,116 @@
+"""Broker topology, shard routing and the confirmed publisher against real RabbitMQ."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+
+import amqp
+import pytest
+
+from logsight.config import Settings
+from logsight.queue.message import MessageError, decode
+from logsight.queue.publisher import Publisher, UnroutableError
+from logsight.queue.topology import ensure_topology, routing_key, shard_for
+from tests.conftest import create_vhost, delete_vhost, drain
+
+
+def test_shards_are_stable_and_spread() -> None:
+    project = uuid.UUID("2f1b6f0e-7d0a-4c3e-9d55-0f3c1b2a4d5e")
+    assert shard_for(project, 2) == shard_for(uuid.UUID(str(project)), 2)
+    # A fixed value: routing must not change between releases or processes.
+    assert [shard_for(project, n) for n in (1, 2, 3, 8)] == [
+        0,
+        shard_for(project, 2),
+        shard_for(project, 3),
+        shard_for(project, 8),
+    ]
+    counts = [0, 0, 0, 0]
+    for _ in range(4000):
+        counts[shard_for(uuid.uuid4(), 4)] += 1
+    assert min(counts) > 800
+
+
+def test_topology_is_declared_idempotently_as_quorum_queues() -> None:
+    url = create_vhost()
+    try:
+        settings = Settings(amqp_url=url, shards=3, delivery_limit=4)
+        assert ensure_topology(settings) == [f"logsight.events.{n}" for n in range(3)]
+        assert ensure_topology(settings) == [f"logsight.events.{n}" for n in range(3)]
+        vhost = url.rsplit("/", 1)[1]
+        listing = subprocess.run(
+            [
+                "rabbitmqctl",
+                "-q",
+                "--no-table-headers",
+                "list_queues",
+                "-p",
+                vhost,
+                "name",
+                "type",
+                "durable",
+                "arguments",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        lines = {line.split("\t")[0]: line for line in listing.strip().splitlines()}
+        assert set(lines) == {
+            "logsight.events.0",
+            "logsight.events.1",
+            "logsight.events.2",
+            "logsight.events.dead",
+        }
+        for name, line in lines.items():
+            assert "quorum" in line and "true" in line, line
+            if name != "logsight.events.dead":
+                assert "x-delivery-limit" in line and "logsight.events.dlx" in line
+    finally:
+        delete_vhost(url)
+
+
+def test_publisher_confirms_and_routes_by_shard(settings: Settings, broker: amqp.Channel) -> None:
+    publisher = Publisher(settings)
+    queue = settings.shard_queue(1)
+    drain(broker, queue)
+    publisher.publish(b'{"v": 1}', routing_key=routing_key(1), message_id="m1", headers={"h": 1})
+    publisher.publish(b'{"v": 1}', routing_key=routing_key(1), message_id="m2", headers={})
+    messages = drain(broker, queue)
+    assert [m.properties["message_id"] for m in messages] == ["m1", "m2"]
+    assert all(m.properties["delivery_mode"] == 2 for m in messages)
+    with pytest.raises(UnroutableError):
+        publisher.publish(b"{}", routing_key="shard.999", message_id="m3", headers={})
+    # The connection survives an unroutable message.
+    publisher.publish(b"{}", routing_key=routing_key(1), message_id="m4", headers={})
+    assert [m.properties["message_id"] for m in drain(broker, queue)] == ["m4"]
+    publisher.close()
+
+
+def test_publisher_reconnects_after_its_connection_is_closed(
+    settings: Settings, broker: amqp.Channel
+) -> None:
+    publisher = Publisher(settings)
+    queue = settings.shard_queue(0)
+    drain(broker, queue)
+    publisher.publish(b"{}", routing_key=routing_key(0), message_id="a", headers={})
+    # The broker side goes away (a restart, an idle timeout): the next publish reconnects.
+    assert publisher._connection is not None
+    publisher._connection.transport.sock.close()
+    publisher.publish(b"{}", routing_key=routing_key(0), message_id="b", headers={})
+    assert [m.properties["message_id"] for m in drain(broker, queue)] == ["a", "b"]
+    publisher.close()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[]",
+        b'{"v": 1}',
+        b'{"v": 1, "project_id": "x", "received_at": "now", "events": []}',
+        b'{"v": 1, "project_id": "2f1b6f0e-7d0a-4c3e-9d55-0f3c1b2a4d5e", "received_at": "2026-01-01T00:00:00+00:00", "events": [1]}',
+    ],
+)
+def test_malformed_messages_are_message_errors(body: bytes) -> None:
+    with pytest.raises(MessageError):
+        decode(body)
