@@ -13,7 +13,8 @@ from pathlib import Path
 import pika
 import pika.exceptions
 import pytest
-from support.private_rabbitmq import SHARED_NODE, PrivateRabbitMQ
+
+from tests.support.private_rabbitmq import SHARED_NODE, PrivateRabbitMQ
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -32,12 +33,11 @@ def _shared_node_pid() -> int:
     return int(result.stdout.strip().strip('"'))
 
 
-def _connect(url: str, **overrides: object) -> pika.BlockingConnection:
+def _connect(url: str) -> pika.BlockingConnection:
     params = pika.URLParameters(url)
+    # One attempt: pika's retries would hide how fast a dead broker is noticed.
     params.connection_attempts = 1
     params.socket_timeout = 2
-    for key, value in overrides.items():
-        setattr(params, key, value)
     return pika.BlockingConnection(params)
 
 
@@ -90,6 +90,9 @@ def test_confirmed_message_survives_kill_and_stop(
         mandatory=True,
     )
     connection.close()
+    # A kill within 500 ms of declaring a quorum queue breaks it for good on RabbitMQ
+    # 3.10 (see sync_quorum_registry). That is a broker bug, not what this test is about.
+    rabbit.sync_quorum_registry()
 
     started = time.monotonic()
     rabbit.kill()
