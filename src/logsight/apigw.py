@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from logsight.errors import ApiError
 
@@ -26,18 +25,22 @@ class HttpRequest:
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> HttpRequest:
-        parsed = APIGatewayProxyEventV2(event)
-        context = parsed.request_context
-        raw_body = parsed.body or ""
-        body = base64.b64decode(raw_body) if parsed.is_base64_encoded else raw_body.encode("utf-8")
-        epoch_ms = context.time_epoch or int(time.time() * 1000)
+        # Read directly rather than through Powertools' APIGatewayProxyEventV2: importing its
+        # data_classes package loads every AWS event class, a cost paid on each ingest cold start.
+        context = event.get("requestContext") or {}
+        http = context.get("http") or {}
+        raw_body = event.get("body") or ""
+        body = (
+            base64.b64decode(raw_body) if event.get("isBase64Encoded") else raw_body.encode("utf-8")
+        )
+        epoch_ms = context.get("timeEpoch") or int(time.time() * 1000)
         return cls(
-            method=context.http.method.upper(),
-            path=parsed.raw_path or "/",
-            headers={k.lower(): v for k, v in (parsed.headers or {}).items()},
-            query=dict(parsed.query_string_parameters or {}),
+            method=str(http.get("method", "GET")).upper(),
+            path=event.get("rawPath") or http.get("path") or "/",
+            headers={k.lower(): v for k, v in (event.get("headers") or {}).items()},
+            query=dict(event.get("queryStringParameters") or {}),
             body=body,
-            request_id=context.request_id or "",
+            request_id=str(context.get("requestId") or ""),
             received_at=datetime.fromtimestamp(epoch_ms / 1000, tz=UTC),
         )
 
