@@ -15,9 +15,9 @@ def test_every_setting_is_documented_with_its_default() -> None:
     readme = (ROOT / "README.md").read_text()
     for name, field in Settings.model_fields.items():
         default = field.default
-        shown = (
-            "unset" if default is None else f"`{getattr(default, 'as_posix', lambda: default)()}`"
-        )
+        if isinstance(default, Path):
+            default = default.as_posix()
+        shown = "unset" if default is None else f"`{default}`"
         assert f"| `LOGSIGHT_{name.upper()}` | {shown} |" in readme, name
 
 

@@ -93,6 +93,58 @@ class Settings(BaseSettings):
         default=60, ge=1, description="Local scheduler: alerts function period."
     )
 
+    # API
+    api_pool_size: int = Field(default=8, ge=1, description="API database connections per process.")
+    allowed_origins: str = Field(
+        default="",
+        description="Comma-separated browser origins allowed to call the API (and Clerk's azp).",
+    )
+
+    # Authentication
+    clerk_issuer_url: str | None = Field(
+        default=None, description="Clerk issuer (https://<app>.clerk.accounts.dev); enables Clerk."
+    )
+    oidc_issuer_url: str | None = Field(
+        default=None, description="Any OIDC issuer (Cognito, Auth0, Keycloak); enables it."
+    )
+    oidc_audience: str | None = Field(
+        default=None, description="Audience the OIDC issuer's tokens must carry."
+    )
+    oidc_jwks_url: str | None = Field(
+        default=None, description="JWKS URL when not found by OIDC discovery."
+    )
+    builtin_auth: bool = Field(
+        default=True, description="LogSight's own email + password accounts and token issuer."
+    )
+    auth_issuer: str = Field(
+        default="logsight", description="The built-in issuer's iss and aud claims."
+    )
+    access_token_seconds: int = Field(default=900, ge=60, description="Access JWT lifetime.")
+    refresh_token_days: int = Field(default=30, ge=1, description="Refresh token lifetime.")
+    signing_key_secret_arn: str | None = Field(
+        default=None,
+        description="Secrets Manager secret holding the signing keys (AWS); else DATA_DIR/keys.",
+    )
+    signing_key_rotation_days: int = Field(
+        default=90, ge=1, description="Age at which the built-in issuer rotates its signing key."
+    )
+    jwks_cache_seconds: int = Field(
+        default=300, ge=0, description="How long fetched JWKS are kept."
+    )
+    login_account_failures: int = Field(
+        default=5, ge=1, description="Failed logins per account within the window before 429."
+    )
+    login_ip_failures: int = Field(
+        default=20, ge=1, description="Failed logins per client address within the window."
+    )
+    login_window_seconds: int = Field(
+        default=900, ge=1, description="Window for counting failed logins."
+    )
+
+    @property
+    def allowed_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()]
+
     def shard_queue(self, shard: int) -> str:
         return f"{self.queue_prefix}.{shard}"
 

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(frozen=True, slots=True)
 class ApiError(Exception):
-    status: int
-    code: str
-    message: str
-    field: str | None = None
-    headers: tuple[tuple[str, str], ...] = ()
-    extra: tuple[tuple[str, Any], ...] = ()
+    """An error meant for the client: status code, machine-readable code, message, field."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        *,
+        headers: tuple[tuple[str, str], ...] = (),
+        extra: tuple[tuple[str, Any], ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.headers = headers
+        self.extra = extra
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}

@@ -64,7 +64,11 @@ class IngestService:
                 raise ApiError(404, "not_found", f"no route for {request.path}", "path")
             if request.method != "POST":
                 raise ApiError(
-                    405, "method_not_allowed", "use POST", "method", (("allow", "POST, OPTIONS"),)
+                    405,
+                    "method_not_allowed",
+                    "use POST",
+                    "method",
+                    headers=(("allow", "POST, OPTIONS"),),
                 )
             key = self._authenticate(request, origin)
             response = self._ingest(request, key, time_left)
@@ -117,7 +121,7 @@ class IngestService:
 
     def _unavailable(self, message: str) -> ApiError:
         retry = str(self._settings.retry_after_seconds)
-        return ApiError(503, "unavailable", message, None, (("retry-after", retry),))
+        return ApiError(503, "unavailable", message, headers=(("retry-after", retry),))
 
     def _parse(self, request: HttpRequest) -> list[Any]:
         content_type = (request.header("content-type") or "").split(";")[0].strip().lower()

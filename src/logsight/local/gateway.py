@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from logsight.local.context import LocalContext
-from logsight.local.functions import INGEST, FunctionSpec, Handler
+from logsight.local.functions import API, INGEST, FunctionSpec, Handler
 from logsight.local.payloads import http_api_event
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ def _to_http(result: Any) -> tuple[int, dict[str, str], bytes]:
 
 
 def default_routes() -> list[Route]:
-    return [Route("/v1/", INGEST)]
+    return [Route("/v1/", INGEST), Route("/api/", API), Route("/docs", API)]
 
 
 def serve(host: str, port: int, workers: int) -> None:

@@ -3,7 +3,8 @@
 Like the AWS mapping it gathers up to ``batch_size`` messages or waits at most the batching
 window, invokes the function with an ``aws:rmq`` event, acknowledges the batch only after the
 function returned, and requeues the whole batch when it raised (the broker counts the
-redeliveries against the queue's delivery limit).
+redeliveries against the queue's delivery limit). Failing invocations are retried with
+exponential backoff, and a lost broker connection is re-established with backoff too.
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ log = logging.getLogger(__name__)
 # Amazon MQ mappings deliver at most 6 MB per invocation (base64 included).
 MAX_BATCH_PAYLOAD = 6 * 1024 * 1024 * 3 // 4
 MAX_BACKOFF_SECONDS = 30.0
+# A function that raises is retried after 1, 2, 4, 8... seconds. Every failure spends one of the
+# queue's deliveries (x-delivery-limit, 5 by default), so a fixed short pause would dead-letter
+# perfectly good messages within seconds of a database restart; doubling stretches the same
+# number of attempts over about 15 s before the limit, and waits longer still as an outage drags on.
+RETRY_DELAY_SECONDS = 1.0
+MAX_RETRY_DELAY_SECONDS = 60.0
 
 
 @dataclass
@@ -53,16 +60,25 @@ class QueuePoller:
         batch_size: int,
         batch_window: float,
         handler: Handler | None = None,
+        retry_delay: float = RETRY_DELAY_SECONDS,
+        max_retry_delay: float = MAX_RETRY_DELAY_SECONDS,
     ) -> None:
         self.amqp_url = amqp_url
         self.queue = queue
         self.function = function
         self.batch_size = batch_size
         self.batch_window = batch_window
+        self.retry_delay = retry_delay
+        self.max_retry_delay = max_retry_delay
         self._handler = handler
         self.stats = PollerStats()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Consecutive failed invocations, and when the next one may start; kept across
+        # reconnections so that a broker hiccup does not reset the backoff of a failing function.
+        self._failures = 0
+        self._retry_at = 0.0
+        self._connection_backoff = 1.0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name=f"poller-{self.queue}", daemon=True)
@@ -74,16 +90,26 @@ class QueuePoller:
             self._thread.join(timeout)
 
     def run(self) -> None:
-        backoff = 1.0
         while not self._stop.is_set():
             try:
                 self._consume()
-                backoff = 1.0
             except (OSError, amqp.exceptions.AMQPError, EOFError) as exc:
                 self.stats.last_error = repr(exc)
-                log.warning("poller %s: broker connection lost (%r); retrying", self.queue, exc)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                log.warning(
+                    "poller %s: broker connection lost (%r); retrying in %.0fs",
+                    self.queue,
+                    exc,
+                    self._connection_backoff,
+                )
+            except Exception as exc:
+                # Nothing else supervises this thread: dying here would stall the queue while
+                # the process looks healthy, so log it and start over like a lost connection.
+                self.stats.last_error = repr(exc)
+                log.exception("poller %s: unexpected error; restarting it", self.queue)
+            else:
+                return
+            self._stop.wait(self._connection_backoff)
+            self._connection_backoff = min(self._connection_backoff * 2, MAX_BACKOFF_SECONDS)
 
     def _consume(self) -> None:
         handler = self._handler or self.function.load()
@@ -92,6 +118,8 @@ class QueuePoller:
         try:
             channel = connection.channel()
             channel.basic_qos(0, self.batch_size, False)
+            # Only a connection that got this far counts as recovered.
+            self._connection_backoff = 1.0
 
             def on_message(message: amqp.Message) -> None:
                 if not batch.messages:
@@ -101,17 +129,23 @@ class QueuePoller:
 
             channel.basic_consume(self.queue, callback=on_message)
             while not self._stop.is_set():
+                now = time.monotonic()
+                full = len(batch.messages) >= self.batch_size or batch.size >= MAX_BATCH_PAYLOAD
                 if batch.messages:
-                    wait = batch.started + self.batch_window - time.monotonic()
+                    flush_at = now if full else batch.started + self.batch_window
+                    wait = max(flush_at, self._retry_at) - now
                 else:
                     wait = 1.0
-                if wait > 0 and len(batch.messages) < self.batch_size:
+                if wait > 0:
+                    # Keeps reading while backing off too: that answers heartbeats, and the
+                    # requeued batch simply comes back into the next one.
                     with contextlib.suppress(TimeoutError):
                         connection.drain_events(timeout=min(wait, 1.0))
                 connection.heartbeat_tick()
+                now = time.monotonic()
                 full = len(batch.messages) >= self.batch_size or batch.size >= MAX_BATCH_PAYLOAD
-                due = batch.messages and time.monotonic() >= batch.started + self.batch_window
-                if full or due:
+                due = batch.messages and now >= batch.started + self.batch_window
+                if (full or due) and now >= self._retry_at:
                     self._invoke(channel, handler, batch.messages)
                     batch.messages, batch.size = [], 0
         finally:
@@ -138,13 +172,24 @@ class QueuePoller:
         except Exception as exc:
             self.stats.failures += 1
             self.stats.last_error = repr(exc)
+            # The exponent is capped so that a days-long outage cannot overflow the float.
+            delay = min(self.retry_delay * 2 ** min(self._failures, 30), self.max_retry_delay)
+            self._failures += 1
+            self._retry_at = time.monotonic() + delay
             log.warning(
-                "%s failed on a batch of %d (%r); requeued", self.function.name, len(messages), exc
+                "%s failed on a batch of %d (%r); requeued, next attempt in %.1fs",
+                self.function.name,
+                len(messages),
+                exc,
+                delay,
             )
-            channel.basic_nack(last_tag, multiple=True, requeue=True)
-            # The mapping backs off before retrying a failing batch.
-            self._stop.wait(1.0)
+            # basic.reject, one per message: py-amqp has no basic.nack (a RabbitMQ extension),
+            # and each rejection counts against that message's delivery limit all the same.
+            for m in messages:
+                channel.basic_reject(m.delivery_info["delivery_tag"], requeue=True)
             return
+        self._failures = 0
+        self._retry_at = 0.0
         channel.basic_ack(last_tag, multiple=True)
         self.stats.batches += 1
         self.stats.messages += len(messages)

@@ -1,0 +1,157 @@
+"""Projects: the unit events belong to. Admins create, rename and delete them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, Field
+
+from logsight.api.deps import ClientIp, CurrentAccess
+from logsight.api.errors import ERROR_RESPONSES
+from logsight.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
+from logsight.errors import ApiError
+from logsight.storage.keys import create_key
+from logsight.storage.projects import slugify
+from logsight.tenancy import audit
+from logsight.tenancy.access import Role
+
+router = APIRouter(prefix="/projects", tags=["projects"], responses=ERROR_RESPONSES)
+
+
+class ProjectCreate(BaseModel):
+    organization_id: UUID
+    name: str = Field(min_length=1, max_length=100)
+    retention_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class ProjectUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    retention_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class ProjectPublic(BaseModel):
+    id: UUID
+    organization_id: UUID
+    name: str
+    slug: str
+    retention_days: int
+    created_at: datetime
+    role: Role = Field(description="Your role in the project's organization.")
+
+
+class ProjectCreated(ProjectPublic):
+    ingest_key: str = Field(description="The project's first ingest key.")
+
+
+@router.get("", response_model=Page[ProjectPublic], summary="List the projects you can see")
+def list_projects(
+    access: CurrentAccess,
+    organization_id: UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[ProjectPublic]:
+    rows = access.projects(organization_id)
+    after = decode_cursor(cursor, 2)
+    if after is not None:
+        rows = [
+            r for r in rows if (r["created_at"].isoformat(), str(r["id"])) > (after[0], after[1])
+        ]
+    page = rows[:limit]
+    next_cursor = (
+        encode_cursor([page[-1]["created_at"].isoformat(), str(page[-1]["id"])])
+        if len(rows) > limit
+        else None
+    )
+    return Page[ProjectPublic](data=[ProjectPublic(**r) for r in page], next_cursor=next_cursor)
+
+
+@router.post(
+    "",
+    response_model=ProjectCreated,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a project (organization admins)",
+)
+def create_project(body: ProjectCreate, access: CurrentAccess, ip: ClientIp) -> ProjectCreated:
+    org = access.organization(body.organization_id, need=Role.ADMIN)
+    retention = body.retention_days or 30
+    conn = access.conn
+    with conn.transaction():
+        slug = slugify(body.name)
+        taken = conn.execute(
+            "SELECT 1 FROM projects WHERE organization_id = %s AND slug = %s", (org["id"], slug)
+        ).fetchone()
+        if taken:
+            raise ApiError(409, "conflict", f"a project named {slug!r} exists", "name")
+        row = conn.execute(
+            "INSERT INTO projects (organization_id, name, slug, retention_days)"
+            " VALUES (%s, %s, %s, %s) RETURNING id",
+            (org["id"], body.name, slug, retention),
+        ).fetchone()
+        assert row is not None
+        key = create_key(conn, row[0], label="default")
+        audit.record(
+            conn,
+            "project.created",
+            organization_id=org["id"],
+            actor_user_id=access.user_id,
+            target_type="project",
+            target_id=row[0],
+            ip=ip,
+            details={"name": body.name},
+        )
+    project = access.project(row[0])
+    return ProjectCreated(**project, ingest_key=key)
+
+
+@router.get("/{project_id}", response_model=ProjectPublic, summary="One project")
+def get_project(project_id: UUID, access: CurrentAccess) -> ProjectPublic:
+    return ProjectPublic(**access.project(project_id))
+
+
+@router.patch("/{project_id}", response_model=ProjectPublic, summary="Rename or change retention")
+def update_project(
+    project_id: UUID, body: ProjectUpdate, access: CurrentAccess, ip: ClientIp
+) -> ProjectPublic:
+    project = access.project(project_id, need=Role.ADMIN)
+    changes = body.model_dump(exclude_none=True)
+    if changes:
+        conn = access.conn
+        with conn.transaction():
+            conn.execute(
+                "UPDATE projects SET name = coalesce(%s, name),"
+                " retention_days = coalesce(%s, retention_days) WHERE id = %s",
+                (body.name, body.retention_days, project_id),
+            )
+            audit.record(
+                conn,
+                "project.updated",
+                organization_id=project["organization_id"],
+                actor_user_id=access.user_id,
+                target_type="project",
+                target_id=project_id,
+                ip=ip,
+                details=changes,
+            )
+    return ProjectPublic(**access.project(project_id))
+
+
+@router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a project")
+def delete_project(project_id: UUID, access: CurrentAccess, ip: ClientIp) -> Response:
+    project = access.project(project_id, need=Role.ADMIN)
+    conn = access.conn
+    with conn.transaction():
+        conn.execute("DELETE FROM projects WHERE id = %s", (project_id,))
+        audit.record(
+            conn,
+            "project.deleted",
+            organization_id=project["organization_id"],
+            actor_user_id=access.user_id,
+            target_type="project",
+            target_id=project_id,
+            ip=ip,
+            details={"name": project["name"]},
+        )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,2 @@
+"""Authentication: bearer JWTs (Clerk, any OIDC issuer, LogSight's built-in issuer) and
+personal API tokens."""
