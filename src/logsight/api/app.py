@@ -3,15 +3,44 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 
 from logsight import __version__
 from logsight.api import errors
-from logsight.api.routers import projects
+from logsight.api.routers import (
+    audit,
+    auth,
+    dead_letters,
+    events,
+    keys,
+    live,
+    members,
+    organizations,
+    projects,
+    stats,
+    tokens,
+    users,
+    wellknown,
+)
 from logsight.api.services import ApiServices
 from logsight.config import Settings
 
-ROUTERS = [projects.router]
+# Mounted under /api; wellknown serves /.well-known at the root.
+ROUTERS = [
+    auth.router,
+    users.router,
+    organizations.router,
+    members.router,
+    projects.router,
+    keys.router,
+    tokens.router,
+    audit.router,
+    events.router,
+    stats.router,
+    live.router,
+    dead_letters.router,
+]
 
 
 def create_app(settings: Settings, services: ApiServices | None = None) -> FastAPI:
@@ -27,6 +56,16 @@ def create_app(settings: Settings, services: ApiServices | None = None) -> FastA
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix="/api")
+    app.include_router(wellknown.router)
+    if settings.allowed_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.allowed_origin_list,
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"],
+            allow_headers=["authorization", "content-type"],
+            max_age=3600,
+        )
 
     @app.get("/docs", include_in_schema=False)
     def docs_redirect() -> RedirectResponse:

@@ -136,7 +136,12 @@ def _to_http(result: Any) -> tuple[int, dict[str, str], bytes]:
 
 
 def default_routes() -> list[Route]:
-    return [Route("/v1/", INGEST), Route("/api/", API), Route("/docs", API)]
+    return [
+        Route("/v1/", INGEST),
+        Route("/api/", API),
+        Route("/docs", API),
+        Route("/.well-known/", API),
+    ]
 
 
 def serve(host: str, port: int, workers: int) -> None:
