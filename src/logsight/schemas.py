@@ -111,6 +111,9 @@ class IncomingEvent(BaseModel):
     fingerprint: list[str] | None = Field(
         default=None, max_length=16, description="Overrides error grouping when given."
     )
+    breadcrumbs: list[dict[str, Any]] | None = Field(
+        default=None, max_length=200, description="What happened before this event, oldest first."
+    )
 
     @field_validator("level", mode="before")
     @classmethod

@@ -198,6 +198,7 @@ def normalize_event(raw: Any, *, received_at: datetime, limits: Limits) -> dict[
         "error": dump(event.error),
         "sdk": dump(event.sdk),
         "fingerprint": event.fingerprint,
+        "breadcrumbs": event.breadcrumbs,
         "meta": meta,
     }
 

@@ -1,10 +1,15 @@
-"""The ingest function's logic: request → validated events → one confirmed message → response."""
+"""The ingest function's logic: request → validated events → one confirmed message → response.
+
+``IngestCore`` holds what every protocol shares (keys, body decoding, normalization, the
+confirmed publish); ``NativeIngest`` speaks LogSight's own ``POST /v1/events`` and
+``logsight.sentry.service.SentryIngest`` the Sentry protocol. ``IngestService`` routes.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +20,7 @@ from logsight.apigw import HttpRequest, HttpResponse
 from logsight.config import Settings
 from logsight.errors import ApiError
 from logsight.ingest.body import check_utf8, decode_body
-from logsight.ingest.normalize import Limits, normalize_batch
+from logsight.ingest.normalize import EventRejection, Limits, normalize_batch
 from logsight.queue.message import SCHEMA_HEADER, SCHEMA_VERSION, EventMessage
 from logsight.queue.publisher import Publisher, PublishError
 from logsight.queue.topology import routing_key, shard_for
@@ -25,28 +30,26 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/v1/events"
 KEY_HEADER = "x-logsight-key"
+# DSNs may carry a path prefix (https://key@host/prefix/42): keep whatever precedes /api/.
+SENTRY_ROUTE = re.compile(r"^(?:/.*)?/api/(?P<project>[^/]+)/(?P<endpoint>envelope|store)/?$")
 _JSON_TYPES = ("application/json", "text/plain", "")
 _CORS_ALLOW_HEADERS = "content-type, content-encoding, x-logsight-key"
 _CORS_EXPOSE_HEADERS = "retry-after"
 
 
-@dataclass(frozen=True, slots=True)
-class IngestResult:
-    accepted_ids: list[str]
-    rejected: list[dict[str, Any]]
+class IngestCore:
+    """The steps every ingest protocol shares."""
 
-
-class IngestService:
     def __init__(
         self,
         settings: Settings,
         keys: KeyStore,
         publisher_for: Callable[[], Publisher],
     ) -> None:
-        self._settings = settings
+        self.settings = settings
         self._keys = keys
         self._publisher_for = publisher_for
-        self._limits = Limits(
+        self.limits = Limits(
             max_event_bytes=settings.max_event_bytes,
             max_json_depth=settings.max_json_depth,
             max_properties=settings.max_properties,
@@ -55,7 +58,91 @@ class IngestService:
             max_future=timedelta(seconds=settings.max_future_seconds),
         )
 
-    def handle(self, request: HttpRequest, *, time_left: float | None = None) -> HttpResponse:
+    def unavailable(self, message: str) -> ApiError:
+        retry = str(self.settings.retry_after_seconds)
+        return ApiError(503, "unavailable", message, headers=(("retry-after", retry),))
+
+    def lookup_key(self, public_key: str) -> IngestKey:
+        try:
+            key = self._keys.lookup(public_key)
+        except psycopg.Error as exc:
+            log.warning("key lookup failed: %s", exc)
+            raise self.unavailable("cannot verify the key right now") from exc
+        if key is None:
+            raise ApiError(401, "invalid_key", "unknown ingest key", "key")
+        if key.revoked:
+            raise ApiError(401, "revoked_key", "this ingest key has been revoked", "key")
+        return key
+
+    def body(self, request: HttpRequest) -> bytes:
+        """The decoded body, within the limits, checked for UTF-8."""
+        body = decode_body(
+            request.body,
+            request.header("content-encoding"),
+            max_body=self.settings.max_body_bytes,
+            max_decompressed=self.settings.max_decompressed_bytes,
+        )
+        check_utf8(body)
+        return body
+
+    def normalize(
+        self, request: HttpRequest, raw_events: list[Any]
+    ) -> tuple[list[dict[str, Any]], list[EventRejection]]:
+        accepted, rejected = normalize_batch(
+            raw_events, received_at=request.received_at, limits=self.limits
+        )
+        if request.header("origin") is not None:
+            user_agent = request.header("user-agent")
+            for event in accepted:
+                # Browsers send their own user agent; fill it in when the client did not.
+                context = event["context"] or {}
+                if user_agent and "user_agent" not in context:
+                    event["context"] = {**context, "user_agent": user_agent}
+        return accepted, rejected
+
+    def publish(
+        self,
+        request: HttpRequest,
+        key: IngestKey,
+        events: list[dict[str, Any]],
+        *,
+        source: str,
+        outcomes: list[dict[str, Any]] | None = None,
+        time_left: float | None = None,
+    ) -> None:
+        """Return once the broker confirmed the message; ApiError(503) otherwise."""
+        message = EventMessage(
+            project_id=key.project_id,
+            received_at=request.received_at,
+            request_id=request.request_id,
+            events=events,
+            source=source,
+            outcomes=outcomes or [],
+        )
+        shard = shard_for(key.project_id, self.settings.shards)
+        timeout = self.settings.publish_timeout_seconds
+        if time_left is not None:
+            timeout = max(min(timeout, time_left - 0.5), 0.05)
+        try:
+            self._publisher_for().publish(
+                message.encode(),
+                routing_key=routing_key(shard),
+                message_id=request.request_id or (events[0]["event_id"] if events else "empty"),
+                headers={SCHEMA_HEADER: SCHEMA_VERSION, "x-logsight-project": str(key.project_id)},
+                timeout=timeout,
+            )
+        except PublishError as exc:
+            log.warning("publish failed: %s", exc)
+            raise self.unavailable("events could not be queued; retry later") from exc
+
+
+class NativeIngest:
+    """``POST /v1/events``: LogSight's own JSON."""
+
+    def __init__(self, core: IngestCore) -> None:
+        self.core = core
+
+    def handle(self, request: HttpRequest, *, time_left: float | None) -> HttpResponse:
         origin = request.header("origin")
         try:
             if request.method == "OPTIONS":
@@ -104,24 +191,12 @@ class IngestService:
             raise ApiError(
                 401, "missing_key", "send the project key in X-LogSight-Key or ?key=", "key"
             )
-        try:
-            key = self._keys.lookup(public_key)
-        except psycopg.Error as exc:
-            log.warning("key lookup failed: %s", exc)
-            raise self._unavailable("cannot verify the key right now") from exc
-        if key is None:
-            raise ApiError(401, "invalid_key", "unknown ingest key", "key")
-        if key.revoked:
-            raise ApiError(401, "revoked_key", "this ingest key has been revoked", "key")
+        key = self.core.lookup_key(public_key)
         if not key.allows_origin(origin):
             raise ApiError(
                 403, "origin_not_allowed", f"origin {origin} may not use this key", "origin"
             )
         return key
-
-    def _unavailable(self, message: str) -> ApiError:
-        retry = str(self._settings.retry_after_seconds)
-        return ApiError(503, "unavailable", message, headers=(("retry-after", retry),))
 
     def _parse(self, request: HttpRequest) -> list[Any]:
         content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
@@ -132,13 +207,7 @@ class IngestService:
                 "send application/json (or text/plain for sendBeacon)",
                 "content-type",
             )
-        body = decode_body(
-            request.body,
-            request.header("content-encoding"),
-            max_body=self._settings.max_body_bytes,
-            max_decompressed=self._settings.max_decompressed_bytes,
-        )
-        check_utf8(body)
+        body = self.core.body(request)
         if not body.strip():
             raise ApiError(400, "empty_body", "the body is empty", "body")
         try:
@@ -157,22 +226,17 @@ class IngestService:
             raise ApiError(400, "invalid_json", 'send an event object or {"events": [...]}', "body")
         if not events:
             raise ApiError(400, "no_events", "events is empty", "events")
-        if len(events) > self._settings.max_events_per_request:
+        limit = self.core.settings.max_events_per_request
+        if len(events) > limit:
             raise ApiError(
-                413,
-                "too_many_events",
-                f"{len(events)} events, the limit is {self._settings.max_events_per_request}",
-                "events",
+                413, "too_many_events", f"{len(events)} events, the limit is {limit}", "events"
             )
         return events
 
     def _ingest(
         self, request: HttpRequest, key: IngestKey, time_left: float | None
     ) -> HttpResponse:
-        raw_events = self._parse(request)
-        accepted, rejected = normalize_batch(
-            raw_events, received_at=request.received_at, limits=self._limits
-        )
+        accepted, rejected = self.core.normalize(request, self._parse(request))
         errors = [r.as_dict() for r in rejected]
         if not accepted:
             first = rejected[0]
@@ -183,34 +247,7 @@ class IngestService:
                 first.field or None,
                 extra=(("errors", errors),),
             )
-        if request.header("origin") is not None:
-            user_agent = request.header("user-agent")
-            for event in accepted:
-                # Browsers send their own user agent; fill it in when the snippet did not.
-                context = event["context"] or {}
-                if user_agent and "user_agent" not in context:
-                    event["context"] = {**context, "user_agent": user_agent}
-        message = EventMessage(
-            project_id=key.project_id,
-            received_at=request.received_at,
-            request_id=request.request_id,
-            events=accepted,
-        )
-        shard = shard_for(key.project_id, self._settings.shards)
-        timeout = self._settings.publish_timeout_seconds
-        if time_left is not None:
-            timeout = max(min(timeout, time_left - 0.5), 0.05)
-        try:
-            self._publisher_for().publish(
-                message.encode(),
-                routing_key=routing_key(shard),
-                message_id=request.request_id or accepted[0]["event_id"],
-                headers={SCHEMA_HEADER: SCHEMA_VERSION, "x-logsight-project": str(key.project_id)},
-                timeout=timeout,
-            )
-        except PublishError as exc:
-            log.warning("publish failed: %s", exc)
-            raise self._unavailable("events could not be queued; retry later") from exc
+        self.core.publish(request, key, accepted, source="native", time_left=time_left)
         return HttpResponse(
             202,
             {
@@ -220,3 +257,27 @@ class IngestService:
                 "errors": errors,
             },
         )
+
+
+class IngestService:
+    """Routes a request to the protocol it speaks."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        keys: KeyStore,
+        publisher_for: Callable[[], Publisher],
+    ) -> None:
+        from logsight.sentry.service import SentryIngest
+
+        self.core = IngestCore(settings, keys, publisher_for)
+        self._native = NativeIngest(self.core)
+        self._sentry = SentryIngest(self.core)
+
+    def handle(self, request: HttpRequest, *, time_left: float | None = None) -> HttpResponse:
+        route = SENTRY_ROUTE.match(request.path)
+        if route is not None:
+            return self._sentry.handle(
+                request, route["project"], route["endpoint"], time_left=time_left
+            )
+        return self._native.handle(request, time_left=time_left)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
 
+from logsight.ingest.service import SENTRY_ROUTE
 from logsight.local.context import LocalContext
 from logsight.local.functions import API, INGEST, FunctionSpec, Handler
 from logsight.local.payloads import http_api_event
@@ -35,12 +37,17 @@ def _json(status: int, code: str, message: str) -> tuple[int, dict[str, str], by
 
 
 class Route:
-    def __init__(self, prefix: str, spec: FunctionSpec) -> None:
+    """A path prefix (or a regular expression) served by one function."""
+
+    def __init__(self, prefix: str, spec: FunctionSpec, pattern: str | None = None) -> None:
         self.prefix = prefix
         self.spec = spec
+        self.pattern = re.compile(pattern) if pattern else None
         self._handler: Handler | None = None
 
     def matches(self, path: str) -> bool:
+        if self.pattern is not None:
+            return self.pattern.match(path) is not None
         return path == self.prefix.rstrip("/") or path.startswith(self.prefix)
 
     @property
@@ -137,6 +144,8 @@ def _to_http(result: Any) -> tuple[int, dict[str, str], bytes]:
 
 def default_routes() -> list[Route]:
     return [
+        # Sentry SDKs post to [/prefix]/api/<project>/envelope/ (or store/): the ingest function.
+        Route("/api/", INGEST, SENTRY_ROUTE.pattern),
         Route("/v1/", INGEST),
         Route("/api/", API),
         Route("/docs", API),

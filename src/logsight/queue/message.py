@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -21,18 +21,21 @@ class EventMessage:
     request_id: str
     events: list[dict[str, Any]]
     source: str = "native"
+    # Counts of what the client dropped or we accepted without storing (Sentry protocol).
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
 
     def encode(self) -> bytes:
-        return orjson.dumps(
-            {
-                "v": SCHEMA_VERSION,
-                "project_id": str(self.project_id),
-                "received_at": self.received_at.isoformat(),
-                "request_id": self.request_id,
-                "source": self.source,
-                "events": self.events,
-            }
-        )
+        body: dict[str, Any] = {
+            "v": SCHEMA_VERSION,
+            "project_id": str(self.project_id),
+            "received_at": self.received_at.isoformat(),
+            "request_id": self.request_id,
+            "source": self.source,
+            "events": self.events,
+        }
+        if self.outcomes:
+            body["outcomes"] = self.outcomes
+        return orjson.dumps(body)
 
 
 class MessageError(ValueError):
@@ -53,12 +56,16 @@ def decode(body: bytes) -> EventMessage:
         events = data["events"]
         if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
             raise MessageError("events must be a list of objects")
+        outcomes = data.get("outcomes", [])
+        if not isinstance(outcomes, list) or not all(isinstance(o, dict) for o in outcomes):
+            raise MessageError("outcomes must be a list of objects")
         return EventMessage(
             project_id=UUID(data["project_id"]),
             received_at=datetime.fromisoformat(data["received_at"]),
             request_id=str(data.get("request_id", "")),
             events=events,
             source=str(data.get("source", "native")),
+            outcomes=outcomes,
         )
     except (KeyError, ValueError, TypeError) as exc:
         if isinstance(exc, MessageError):

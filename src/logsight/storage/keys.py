@@ -25,6 +25,7 @@ class IngestKey:
     project_id: UUID
     allowed_origins: tuple[str, ...]
     revoked: bool
+    project_number: int
 
     def allows_origin(self, origin: str | None) -> bool:
         if not self.allowed_origins or origin is None:
@@ -49,12 +50,15 @@ class KeyStore:
             return cached[1]
         with self._db.connection() as conn:
             row = conn.execute(
-                "SELECT id, project_id, allowed_origins, revoked_at IS NOT NULL"
-                " FROM ingest_keys WHERE public_key = %s",
+                "SELECT k.id, k.project_id, k.allowed_origins, k.revoked_at IS NOT NULL, p.number"
+                " FROM ingest_keys k JOIN projects p ON p.id = k.project_id"
+                " WHERE k.public_key = %s",
                 (public_key,),
             ).fetchone()
         key = (
-            IngestKey(row[0], row[1], tuple(o.rstrip("/") for o in row[2]), row[3]) if row else None
+            IngestKey(row[0], row[1], tuple(o.rstrip("/") for o in row[2]), row[3], row[4])
+            if row
+            else None
         )
         with self._lock:
             if len(self._cache) > 10_000:

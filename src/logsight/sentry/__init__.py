@@ -1,0 +1,1 @@
+"""The Sentry ingestion protocol, so the official Sentry SDKs can send to LogSight."""
