@@ -13,7 +13,7 @@ PYTHON := $(shell for p in python3.12 python3.13 $$HOME/.pyenv/versions/3.12*/bi
 	"$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 \
 	&& { command -v "$$p" || echo "$$p"; } && break; done)
 
-.PHONY: help install local test lint typecheck unit bench schema clean
+.PHONY: help install test-clients local test lint typecheck unit bench schema clean
 
 help:
 	@echo "make local   run LogSight on this machine (installs what is missing)"
@@ -29,7 +29,14 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --all-extras --python "$(PYTHON)"
 	@touch $@
 
+# Real clients the tests send with (the official @sentry/node SDK), from the npm lock file.
+SENTRY_NODE := tests/clients/sentry-node
+$(SENTRY_NODE)/node_modules/.installed: $(SENTRY_NODE)/package-lock.json
+	cd $(SENTRY_NODE) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 install: $(VENV)/.installed
+test-clients: $(SENTRY_NODE)/node_modules/.installed
 
 local: install
 	$(BIN)/logsight local
@@ -44,7 +51,7 @@ typecheck: install
 unit: install
 	$(BIN)/pytest -m "not slow"
 
-test: lint typecheck
+test: lint typecheck test-clients
 	$(BIN)/pytest
 
 bench: install
