@@ -1,0 +1,118 @@
+"""Issue maintenance inside the batch write: set-based, idempotent.
+
+The CTEs below extend the writer's ``INSERT INTO events ... RETURNING`` statement (the
+``inserted`` CTE), so issues are derived from exactly the rows inserted: a redelivered batch
+inserts no events and therefore touches no issue. Users affected are counted through
+``issue_users``: only (issue, user) pairs that are new add to ``issues.users``.
+"""
+
+from __future__ import annotations
+
+# Mirrors logsight.processing.grouping.title: "Type: value" on one line, else what there is.
+TITLE_SQL = r"""left(split_part(btrim(CASE
+        WHEN nullif(error->>'type', '') IS NOT NULL AND nullif(error->>'value', '') IS NOT NULL
+        THEN (error->>'type') || ': ' || (error->>'value')
+        ELSE coalesce(nullif(error->>'type', ''), nullif(error->>'value', ''), message, name, 'Error')
+    END, E' \t\r\n'), E'\n', 1), 200)"""
+
+# What the events RETURNING clause must provide for these CTEs.
+RETURNING_COLUMNS = (
+    "event_id",
+    "fingerprint",
+    "culprit",
+    "error->>'type' AS error_type",
+    f"{TITLE_SQL} AS title",
+)
+
+_SEVERITY = "array_position(ARRAY['debug', 'info', 'warning', 'error', 'fatal'], level)"
+
+ISSUE_CTES = f"""
+grouped_errors AS (
+    SELECT project_id, fingerprint,
+           count(*) AS events,
+           min(timestamp) AS first_seen,
+           max(timestamp) AS last_seen,
+           (array_agg(title ORDER BY timestamp, event_id))[1] AS title,
+           (array_agg(culprit ORDER BY timestamp DESC, event_id) FILTER (WHERE culprit IS NOT NULL))[1]
+               AS culprit,
+           (array_agg(error_type ORDER BY timestamp DESC, event_id)
+               FILTER (WHERE error_type IS NOT NULL))[1] AS error_type,
+           (array_agg(level ORDER BY {_SEVERITY} DESC NULLS LAST))[1] AS level,
+           (array_agg(release ORDER BY timestamp, event_id) FILTER (WHERE release IS NOT NULL))[1]
+               AS first_release,
+           (array_agg(release ORDER BY timestamp DESC, event_id)
+               FILTER (WHERE release IS NOT NULL))[1] AS last_release,
+           (array_agg(event_id ORDER BY timestamp, event_id))[1] AS first_event_id,
+           (array_agg(event_id ORDER BY timestamp DESC, event_id))[1] AS last_event_id
+    FROM inserted
+    WHERE fingerprint IS NOT NULL AND type = 'error'
+    GROUP BY project_id, fingerprint
+),
+new_issue_users AS (
+    INSERT INTO issue_users (project_id, fingerprint, user_id)
+    SELECT DISTINCT project_id, fingerprint, user_id
+    FROM inserted
+    WHERE fingerprint IS NOT NULL AND type = 'error' AND user_id IS NOT NULL
+    ORDER BY project_id, fingerprint, user_id
+    ON CONFLICT DO NOTHING
+    RETURNING project_id, fingerprint
+),
+issue_user_counts AS (
+    SELECT project_id, fingerprint, count(*) AS users
+    FROM new_issue_users
+    GROUP BY project_id, fingerprint
+),
+upserted_issues AS (
+    INSERT INTO issues AS i (
+        project_id, fingerprint, title, culprit, error_type, level, first_seen, last_seen,
+        events, users, first_release, last_release, first_event_id, last_event_id
+    )
+    SELECT g.project_id, g.fingerprint, g.title, g.culprit, g.error_type, g.level,
+           g.first_seen, g.last_seen, g.events, coalesce(u.users, 0), g.first_release,
+           g.last_release, g.first_event_id, g.last_event_id
+    FROM grouped_errors g
+    LEFT JOIN issue_user_counts u USING (project_id, fingerprint)
+    ORDER BY g.project_id, g.fingerprint
+    ON CONFLICT (project_id, fingerprint) DO UPDATE SET
+        events = i.events + EXCLUDED.events,
+        users = i.users + EXCLUDED.users,
+        first_seen = least(i.first_seen, EXCLUDED.first_seen),
+        last_seen = greatest(i.last_seen, EXCLUDED.last_seen),
+        first_release = CASE WHEN EXCLUDED.first_seen < i.first_seen
+            THEN coalesce(EXCLUDED.first_release, i.first_release) ELSE i.first_release END,
+        first_event_id = CASE WHEN EXCLUDED.first_seen < i.first_seen
+            THEN EXCLUDED.first_event_id ELSE i.first_event_id END,
+        last_release = CASE WHEN EXCLUDED.last_seen >= i.last_seen
+            THEN coalesce(EXCLUDED.last_release, i.last_release) ELSE i.last_release END,
+        last_event_id = CASE WHEN EXCLUDED.last_seen >= i.last_seen
+            THEN EXCLUDED.last_event_id ELSE i.last_event_id END,
+        culprit = CASE WHEN EXCLUDED.last_seen >= i.last_seen
+            THEN coalesce(EXCLUDED.culprit, i.culprit) ELSE i.culprit END,
+        level = CASE WHEN array_position(ARRAY['debug', 'info', 'warning', 'error', 'fatal'],
+                                         EXCLUDED.level)
+                        > coalesce(array_position(ARRAY['debug', 'info', 'warning', 'error',
+                                                         'fatal'], i.level), 0)
+            THEN EXCLUDED.level ELSE i.level END,
+        -- A resolved issue that receives an event has regressed; an ignored one reopens once
+        -- its "until" moment or event count is reached.
+        status = CASE
+            WHEN i.status = 'resolved' THEN 'unresolved'
+            WHEN i.status = 'ignored' AND (
+                (i.ignore_until IS NOT NULL AND now() >= i.ignore_until)
+                OR (i.ignore_until_events IS NOT NULL
+                    AND i.events + EXCLUDED.events >= i.ignore_until_events))
+            THEN 'unresolved'
+            ELSE i.status END,
+        status_changed_at = CASE
+            WHEN i.status = 'resolved' OR (i.status = 'ignored' AND (
+                (i.ignore_until IS NOT NULL AND now() >= i.ignore_until)
+                OR (i.ignore_until_events IS NOT NULL
+                    AND i.events + EXCLUDED.events >= i.ignore_until_events)))
+            THEN now() ELSE i.status_changed_at END,
+        regressed = i.regressed OR i.status = 'resolved',
+        regressed_at = CASE WHEN i.status = 'resolved' THEN now() ELSE i.regressed_at END,
+        regression_event_id = CASE WHEN i.status = 'resolved'
+            THEN EXCLUDED.first_event_id ELSE i.regression_event_id END,
+        resolved_at = CASE WHEN i.status = 'resolved' THEN NULL ELSE i.resolved_at END
+    RETURNING 1
+)"""
