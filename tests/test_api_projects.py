@@ -41,6 +41,8 @@ def test_admin_creates_and_everyone_reads(api: ApiCaller, org: dict[str, Member]
     assert created.body["slug"] == "web-shop"
     assert created.body["ingest_key"].startswith("lsk_")
     assert created.body["retention_days"] == 30
+    number = created.body["number"]
+    assert created.body["dsn"] == f"http://{created.body['ingest_key']}@127.0.0.1:8000/{number}"
     for role in ("owner", "admin", "member", "viewer"):
         got = api("GET", f"/api/projects/{created.body['id']}", token=org[role].token)
         assert got.status == 200

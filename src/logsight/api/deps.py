@@ -49,3 +49,4 @@ def client_ip(request: Request) -> str | None:
 Conn = Annotated[psycopg.Connection, Depends(connection)]
 CurrentAccess = Annotated[Access, Depends(access)]
 ClientIp = Annotated[str | None, Depends(client_ip)]
+Services = Annotated[ApiServices, Depends(services)]

@@ -93,7 +93,9 @@ class Access:
     def project(self, project_id: UUID, need: Role = Role.VIEWER) -> dict[str, Any]:
         with self.conn.cursor(row_factory=dict_row) as cur:
             row = cur.execute(
-                "SELECT p.id, p.organization_id, p.name, p.slug, p.retention_days, p.created_at,"
+                "SELECT p.id, p.organization_id, p.name, p.slug, p.number, p.retention_days,"
+                " p.created_at, (SELECT k.public_key FROM ingest_keys k WHERE k.project_id = p.id"
+                " AND k.revoked_at IS NULL ORDER BY k.created_at LIMIT 1) AS dsn_key,"
                 " m.role FROM projects p"
                 " JOIN memberships m ON m.organization_id = p.organization_id"
                 " WHERE p.id = %s AND m.user_id = %s",
@@ -116,7 +118,9 @@ class Access:
     def projects(self, organization_id: UUID | None = None) -> list[dict[str, Any]]:
         with self.conn.cursor(row_factory=dict_row) as cur:
             return cur.execute(
-                "SELECT p.id, p.organization_id, p.name, p.slug, p.retention_days, p.created_at,"
+                "SELECT p.id, p.organization_id, p.name, p.slug, p.number, p.retention_days,"
+                " p.created_at, (SELECT k.public_key FROM ingest_keys k WHERE k.project_id = p.id"
+                " AND k.revoked_at IS NULL ORDER BY k.created_at LIMIT 1) AS dsn_key,"
                 " m.role FROM projects p"
                 " JOIN memberships m ON m.organization_id = p.organization_id"
                 " WHERE m.user_id = %s AND (%s::uuid IS NULL OR p.organization_id = %s)"

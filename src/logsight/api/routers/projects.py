@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 
-from logsight.api.deps import ClientIp, CurrentAccess
+from logsight.api.deps import ClientIp, CurrentAccess, Services
 from logsight.api.errors import ERROR_RESPONSES
 from logsight.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
 from logsight.errors import ApiError
+from logsight.sentry.service import dsn_for
 from logsight.storage.keys import create_key
 from logsight.storage.projects import slugify
 from logsight.tenancy import audit
@@ -37,18 +38,32 @@ class ProjectPublic(BaseModel):
     organization_id: UUID
     name: str
     slug: str
+    number: int = Field(description="The numeric id Sentry SDKs use in their DSN.")
     retention_days: int
     created_at: datetime
     role: Role = Field(description="Your role in the project's organization.")
+    dsn: str | None = Field(
+        default=None,
+        description="DSN for Sentry SDKs (with the project's oldest active ingest key).",
+    )
 
 
 class ProjectCreated(ProjectPublic):
     ingest_key: str = Field(description="The project's first ingest key.")
 
 
+def public(row: dict[str, Any], public_url: str) -> ProjectPublic:
+    key = row.get("dsn_key")
+    return ProjectPublic(
+        **{k: v for k, v in row.items() if k != "dsn_key"},
+        dsn=dsn_for(key, public_url, row["number"]) if key else None,
+    )
+
+
 @router.get("", response_model=Page[ProjectPublic], summary="List the projects you can see")
 def list_projects(
     access: CurrentAccess,
+    svc: Services,
     organization_id: UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
@@ -65,7 +80,9 @@ def list_projects(
         if len(rows) > limit
         else None
     )
-    return Page[ProjectPublic](data=[ProjectPublic(**r) for r in page], next_cursor=next_cursor)
+    return Page[ProjectPublic](
+        data=[public(r, svc.settings.public_url) for r in page], next_cursor=next_cursor
+    )
 
 
 @router.post(
@@ -74,7 +91,9 @@ def list_projects(
     status_code=status.HTTP_201_CREATED,
     summary="Create a project (organization admins)",
 )
-def create_project(body: ProjectCreate, access: CurrentAccess, ip: ClientIp) -> ProjectCreated:
+def create_project(
+    body: ProjectCreate, access: CurrentAccess, svc: Services, ip: ClientIp
+) -> ProjectCreated:
     org = access.organization(body.organization_id, need=Role.ADMIN)
     retention = body.retention_days or 30
     conn = access.conn
@@ -103,17 +122,17 @@ def create_project(body: ProjectCreate, access: CurrentAccess, ip: ClientIp) -> 
             details={"name": body.name},
         )
     project = access.project(row[0])
-    return ProjectCreated(**project, ingest_key=key)
+    return ProjectCreated(**public(project, svc.settings.public_url).model_dump(), ingest_key=key)
 
 
 @router.get("/{project_id}", response_model=ProjectPublic, summary="One project")
-def get_project(project_id: UUID, access: CurrentAccess) -> ProjectPublic:
-    return ProjectPublic(**access.project(project_id))
+def get_project(project_id: UUID, access: CurrentAccess, svc: Services) -> ProjectPublic:
+    return public(access.project(project_id), svc.settings.public_url)
 
 
 @router.patch("/{project_id}", response_model=ProjectPublic, summary="Rename or change retention")
 def update_project(
-    project_id: UUID, body: ProjectUpdate, access: CurrentAccess, ip: ClientIp
+    project_id: UUID, body: ProjectUpdate, access: CurrentAccess, svc: Services, ip: ClientIp
 ) -> ProjectPublic:
     project = access.project(project_id, need=Role.ADMIN)
     changes = body.model_dump(exclude_none=True)
@@ -135,7 +154,7 @@ def update_project(
                 ip=ip,
                 details=changes,
             )
-    return ProjectPublic(**access.project(project_id))
+    return public(access.project(project_id), svc.settings.public_url)
 
 
 @router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a project")
