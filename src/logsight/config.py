@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     )
 
     # API
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where clients reach LogSight (ingest and API); used in DSNs and snippets.",
+    )
     api_pool_size: int = Field(default=8, ge=1, description="API database connections per process.")
     allowed_origins: str = Field(
         default="",
@@ -130,6 +134,11 @@ class Settings(BaseSettings):
     )
     jwks_cache_seconds: int = Field(
         default=300, ge=0, description="How long fetched JWKS are kept."
+    )
+    jwks_refresh_cooldown_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Shortest interval between key-set refetches caused by an unknown key id.",
     )
     login_account_failures: int = Field(
         default=5, ge=1, description="Failed logins per account within the window before 429."
