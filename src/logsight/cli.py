@@ -117,6 +117,35 @@ def cmd_key_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_create(args: argparse.Namespace) -> int:
+    from logsight.auth.accounts import EmailTaken
+    from logsight.auth.bootstrap import create_account
+    from logsight.tenancy.access import Role
+
+    if "@" not in args.email:
+        print(f"error: {args.email!r} is not an email address", file=sys.stderr)
+        return 2
+    organization = args.organization or ("default" if args.admin else None)
+    with psycopg.connect(_database_url(_settings()), autocommit=True) as conn:
+        try:
+            user_id, password = create_account(
+                conn,
+                args.email,
+                organization_slug=organization,
+                role=Role.OWNER if args.admin else Role.MEMBER,
+            )
+        except EmailTaken:
+            print(f"error: a user with the email {args.email} exists", file=sys.stderr)
+            return 1
+    role = "owner" if args.admin else "member"
+    print(f"user     {args.email} ({user_id})")
+    if organization:
+        print(f"role     {role} of {organization}")
+    # Shown once: only its argon2id hash is stored.
+    print(f"password {password}")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from logsight.event_schema import write_schema
 
@@ -180,6 +209,21 @@ def build_parser() -> argparse.ArgumentParser:
     key_list = key.add_parser("list", help="list a project's ingest keys")
     key_list.add_argument("project", help="project id or slug")
     key_list.set_defaults(func=cmd_key_list)
+
+    user = sub.add_parser("user", help="built-in accounts").add_subparsers(
+        dest="action", required=True
+    )
+    user_create = user.add_parser(
+        "create", help="create an account and print its generated password once"
+    )
+    user_create.add_argument("email")
+    user_create.add_argument(
+        "--admin", action="store_true", help="owner of the organization (default: default)"
+    )
+    user_create.add_argument(
+        "--organization", metavar="SLUG", help="organization to join (created when missing)"
+    )
+    user_create.set_defaults(func=cmd_user_create)
 
     local = sub.add_parser("local", help="run LogSight on this machine")
     local.add_argument(

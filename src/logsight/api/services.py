@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from psycopg_pool import ConnectionPool
 
 from logsight.auth.authenticator import Authenticator
+from logsight.auth.builtin import BuiltinIssuer
 from logsight.config import Settings
 
 
-@dataclass
 class ApiServices:
-    settings: Settings
-    authenticator: Authenticator = field(default_factory=Authenticator)
-    _pool: ConnectionPool | None = None
+    def __init__(self, settings: Settings, authenticator: Authenticator | None = None) -> None:
+        self.settings = settings
+        # Built once per environment; it loads signing keys and key sets on first use.
+        self.authenticator = authenticator or Authenticator.from_settings(settings)
+        self._pool: ConnectionPool | None = None
+
+    @property
+    def builtin(self) -> BuiltinIssuer | None:
+        """The built-in issuer, when LOGSIGHT_BUILTIN_AUTH is on."""
+        return self.authenticator.builtin
 
     @property
     def pool(self) -> ConnectionPool:

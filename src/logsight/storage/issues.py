@@ -12,7 +12,8 @@ from __future__ import annotations
 TITLE_SQL = r"""left(split_part(btrim(CASE
         WHEN nullif(error->>'type', '') IS NOT NULL AND nullif(error->>'value', '') IS NOT NULL
         THEN (error->>'type') || ': ' || (error->>'value')
-        ELSE coalesce(nullif(error->>'type', ''), nullif(error->>'value', ''), message, name, 'Error')
+        ELSE coalesce(nullif(error->>'type', ''), nullif(error->>'value', ''), message, name,
+                      'Error')
     END, E' \t\r\n'), E'\n', 1), 200)"""
 
 # What the events RETURNING clause must provide for these CTEs.
@@ -33,8 +34,8 @@ grouped_errors AS (
            min(timestamp) AS first_seen,
            max(timestamp) AS last_seen,
            (array_agg(title ORDER BY timestamp, event_id))[1] AS title,
-           (array_agg(culprit ORDER BY timestamp DESC, event_id) FILTER (WHERE culprit IS NOT NULL))[1]
-               AS culprit,
+           (array_agg(culprit ORDER BY timestamp DESC, event_id)
+               FILTER (WHERE culprit IS NOT NULL))[1] AS culprit,
            (array_agg(error_type ORDER BY timestamp DESC, event_id)
                FILTER (WHERE error_type IS NOT NULL))[1] AS error_type,
            (array_agg(level ORDER BY {_SEVERITY} DESC NULLS LAST))[1] AS level,

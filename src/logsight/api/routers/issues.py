@@ -295,7 +295,7 @@ def _series(
         " GROUP BY 1",
         (step, origin, project_id, fingerprint, start),
     ).fetchall()
-    counts = dict(rows)
+    counts: dict[datetime, int] = {bucket: int(n) for bucket, n in rows}
     return [
         TimePoint(bucket=start + step * i, events=int(counts.get(start + step * i, 0)))
         for i in range(count)
@@ -370,7 +370,7 @@ def issue_events(
     access.project(project_id)
     issue = _issue(access, project_id, issue_id)
     after = decode_cursor(cursor, 2)
-    bound = sql.SQL("")
+    bound: sql.Composable = sql.SQL("")
     if after is not None:
         bound = sql.SQL(" AND (timestamp, event_id) < ({}, {})").format(
             sql.Literal(datetime.fromisoformat(after[0])), sql.Literal(UUID(after[1]))

@@ -1,0 +1,183 @@
+"""The built-in issuer's flows: login, refresh, logout, password change. Each one is audited
+(account events have no organization)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+import psycopg
+
+from logsight.auth import accounts, sessions, throttle
+from logsight.auth.builtin import BuiltinIssuer
+from logsight.auth.passwords import needs_rehash, verify_password
+from logsight.config import Settings
+from logsight.errors import ApiError
+from logsight.tenancy import audit
+from logsight.tenancy.access import Principal
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    user_id: UUID
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+
+
+def _pair(
+    issuer: BuiltinIssuer, user_id: UUID, email: str, refresh: sessions.RefreshToken
+) -> TokenPair:
+    access = issuer.issue(user_id, email, refresh.family_id)
+    return TokenPair(user_id, access.token, access.expires_in, refresh.token, refresh.expires_in)
+
+
+def _lifetime(settings: Settings) -> timedelta:
+    return timedelta(days=settings.refresh_token_days)
+
+
+def _invalid_credentials() -> ApiError:
+    return ApiError(401, "invalid_credentials", "wrong email or password")
+
+
+def login(
+    conn: psycopg.Connection,
+    settings: Settings,
+    issuer: BuiltinIssuer,
+    *,
+    email: str,
+    password: str,
+    ip: str | None,
+) -> TokenPair:
+    found = throttle.subjects(settings, email, ip)
+    attempt = throttle.begin(conn, settings, found)
+    user = accounts.find_for_login(conn, email)
+    # Always hash, even for unknown accounts: the answer takes as long either way.
+    matches = verify_password(user.password_hash if user else None, password)
+    if user is None or not matches or user.disabled:
+        reason = "unknown_account" if user is None else "disabled" if matches else "password"
+        audit.record(
+            conn,
+            "auth.login_failed",
+            actor_user_id=user.id if user else None,
+            target_type="user" if user else None,
+            target_id=user.id if user else None,
+            ip=ip,
+            details={"email": email, "reason": reason},
+        )
+        raise _invalid_credentials()
+    throttle.succeeded(conn, attempt, found[0].key)
+    # Signing needs the key ring: load it before anything is written.
+    issuer.keys.current()
+    with conn.transaction():
+        if user.password_hash and needs_rehash(user.password_hash):
+            accounts.set_password(conn, user.id, password)
+        conn.execute("UPDATE users SET last_login_at = now() WHERE id = %s", (user.id,))
+        refresh = sessions.start(conn, user.id, _lifetime(settings))
+        audit.record(
+            conn,
+            "auth.login",
+            actor_user_id=user.id,
+            target_type="session",
+            target_id=refresh.family_id,
+            ip=ip,
+        )
+    return _pair(issuer, user.id, user.email, refresh)
+
+
+def refresh(
+    conn: psycopg.Connection,
+    settings: Settings,
+    issuer: BuiltinIssuer,
+    token: str,
+    ip: str | None,
+) -> TokenPair:
+    issuer.keys.current()
+    result = sessions.rotate(conn, token, _lifetime(settings))
+    if isinstance(result, sessions.Rejected):
+        if result.reason == "reused":
+            audit.record(
+                conn,
+                "auth.refresh_reused",
+                actor_user_id=result.user_id,
+                target_type="session",
+                target_id=result.family_id,
+                ip=ip,
+            )
+            raise ApiError(
+                401,
+                "refresh_token_reused",
+                "this refresh token was already used; the session is revoked, log in again",
+                "refresh_token",
+            )
+        raise ApiError(
+            401, "invalid_refresh_token", f"the refresh token is {result.reason}", "refresh_token"
+        )
+    return _pair(issuer, result.user_id, result.email, result.refresh)
+
+
+def logout(conn: psycopg.Connection, token: str, ip: str | None) -> None:
+    found = sessions.family_of(conn, token)
+    if found is None:
+        return
+    user_id, family_id = found
+    with conn.transaction():
+        if sessions.revoke_family(conn, family_id):
+            audit.record(
+                conn,
+                "auth.logout",
+                actor_user_id=user_id,
+                target_type="session",
+                target_id=family_id,
+                ip=ip,
+            )
+
+
+def change_password(
+    conn: psycopg.Connection,
+    settings: Settings,
+    issuer: BuiltinIssuer,
+    who: Principal,
+    *,
+    current: str,
+    new: str,
+    ip: str | None,
+) -> TokenPair:
+    stored = accounts.password_hash_of(conn, who.user_id)
+    if stored is None:
+        raise ApiError(
+            400,
+            "no_password",
+            "this account signs in through an identity provider and has no password",
+        )
+    # A stolen session must not become a way to guess the password: same limits as login.
+    found = throttle.subjects(settings, who.email, ip)
+    attempt = throttle.begin(conn, settings, found)
+    if not verify_password(stored, current):
+        audit.record(
+            conn,
+            "user.password_change_failed",
+            actor_user_id=who.user_id,
+            target_type="user",
+            target_id=who.user_id,
+            ip=ip,
+        )
+        raise ApiError(400, "wrong_password", "the current password is wrong", "current_password")
+    throttle.succeeded(conn, attempt, found[0].key)
+    issuer.keys.current()
+    with conn.transaction():
+        accounts.set_password(conn, who.user_id, new)
+        revoked = sessions.revoke_user(conn, who.user_id)
+        refresh = sessions.start(conn, who.user_id, _lifetime(settings))
+        audit.record(
+            conn,
+            "user.password_changed",
+            actor_user_id=who.user_id,
+            target_type="user",
+            target_id=who.user_id,
+            ip=ip,
+            details={"revoked_sessions": revoked},
+        )
+    return _pair(issuer, who.user_id, who.email, refresh)

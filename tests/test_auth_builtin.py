@@ -1,0 +1,487 @@
+"""The built-in issuer through Mangum: login, refresh rotation and reuse detection, logout,
+password change, throttling, disabled users, forged tokens, the published JWKS."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import jwt
+import orjson
+import psycopg
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from logsight.auth import sessions
+from logsight.auth.bootstrap import create_account
+from logsight.auth.signing_keys import KeyRing
+from logsight.config import Settings
+from logsight.local.context import LocalContext
+from logsight.local.payloads import http_api_event
+from logsight.tenancy.access import Role
+from tests.support.api import ApiCaller, Reply, make_member, make_organization
+from tests.support.jwks_server import IdpKey, hmac_with_public_key, tampered, unsigned
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def auth_settings(settings: Settings, tmp_path: Path) -> Settings:
+    return settings.model_copy(update={"data_dir": tmp_path})
+
+
+@pytest.fixture
+def api(auth_settings: Settings) -> Iterator[ApiCaller]:
+    caller = ApiCaller(auth_settings)
+    yield caller
+    caller.close()
+
+
+def call(
+    api: ApiCaller,
+    method: str,
+    path: str,
+    *,
+    ip: str = "198.51.100.1",
+    json: Any = None,
+    token: str | None = None,
+) -> Reply:
+    """Like ApiCaller, from a chosen client address (throttling counts per address)."""
+    headers = [("content-type", "application/json")]
+    if token:
+        headers.append(("authorization", f"Bearer {token}"))
+    event = http_api_event(
+        method=method,
+        path=path,
+        query_string="",
+        headers=headers,
+        body=orjson.dumps(json) if json is not None else b"",
+        source_ip=ip,
+    )
+    result = api.handler(event, LocalContext("logsight-api", 29))  # type: ignore[arg-type]
+    raw = result.get("body") or ""
+    body = orjson.loads(raw) if raw else None
+    return Reply(result["statusCode"], {k.lower(): v for k, v in result["headers"].items()}, body)
+
+
+def unique_ip() -> str:
+    n = uuid.uuid4().int
+    return f"10.{n % 250}.{(n >> 8) % 250}.{(n >> 16) % 250 + 1}"
+
+
+def new_account(db: psycopg.Connection, role: str = "owner") -> tuple[str, UUID, UUID]:
+    """(email, user id, organization id): a built-in account in a fresh organization."""
+    org_id = make_organization(db)
+    slug = db.execute("SELECT slug FROM organizations WHERE id = %s", (org_id,)).fetchone()
+    assert slug is not None
+    email = f"person-{uuid.uuid4().hex[:8]}@example.com"
+    user_id, _ = create_account(
+        db, email, organization_slug=slug[0], role=Role(role), password=PASSWORD
+    )
+    return email, user_id, org_id
+
+
+def login(api: ApiCaller, email: str, password: str = PASSWORD, ip: str | None = None) -> Reply:
+    return call(
+        api,
+        "POST",
+        "/api/auth/login",
+        ip=ip or unique_ip(),
+        json={"email": email, "password": password},
+    )
+
+
+def audit_actions(db: psycopg.Connection, user_id: UUID) -> list[str]:
+    rows = db.execute(
+        "SELECT action FROM audit_log WHERE actor_user_id = %s ORDER BY id", (user_id,)
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def test_login_returns_tokens_that_work(
+    api: ApiCaller, db: psycopg.Connection, auth_settings: Settings
+) -> None:
+    email, user_id, org_id = new_account(db)
+    reply = login(api, email.upper(), ip="198.51.100.77")
+    assert reply.status == 200, reply.body
+    assert reply.body["token_type"] == "Bearer"
+    assert reply.body["expires_in"] == auth_settings.access_token_seconds
+    assert reply.body["refresh_expires_in"] == auth_settings.refresh_token_days * 86400
+    access = reply.body["access_token"]
+    header = jwt.get_unverified_header(access)
+    assert header["alg"] == "ES256" and header["kid"]
+    claims = jwt.decode(access, options={"verify_signature": False})
+    assert claims["iss"] == claims["aud"] == auth_settings.auth_issuer
+    assert claims["sub"] == str(user_id)
+    assert claims["exp"] - claims["iat"] == auth_settings.access_token_seconds
+
+    me = call(api, "GET", "/api/users/me", token=access)
+    assert me.status == 200, me.body
+    assert me.body["id"] == str(user_id)
+    assert me.body["email"] == email
+    assert me.body["has_password"] is True
+    assert me.body["last_login_at"] is not None
+    assert [(o["id"], o["role"]) for o in me.body["organizations"]] == [(str(org_id), "owner")]
+
+    row = db.execute(
+        "SELECT ip, organization_id FROM audit_log WHERE actor_user_id = %s AND action = 'auth.login'",
+        (user_id,),
+    ).fetchone()
+    assert row == ("198.51.100.77", None)
+
+
+def test_passwords_are_argon2id_with_owasp_parameters(db: psycopg.Connection) -> None:
+    _, user_id, _ = new_account(db)
+    row = db.execute("SELECT password_hash FROM users WHERE id = %s", (user_id,)).fetchone()
+    assert row is not None
+    assert row[0].startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert PASSWORD not in row[0]
+
+
+def test_wrong_password_and_unknown_account_look_the_same(
+    api: ApiCaller, db: psycopg.Connection
+) -> None:
+    email, user_id, _ = new_account(db)
+    wrong = login(api, email, "not the password")
+    unknown = login(api, f"nobody-{uuid.uuid4().hex[:6]}@example.com")
+    assert wrong.status == unknown.status == 401
+    assert wrong.body == unknown.body
+    assert wrong.error["code"] == "invalid_credentials"
+    assert audit_actions(db, user_id) == ["auth.login_failed"]
+    details = db.execute(
+        "SELECT details FROM audit_log WHERE action = 'auth.login_failed' AND actor_user_id IS NULL"
+        " ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    assert details is not None and details[0]["reason"] == "unknown_account"
+
+
+def test_refresh_rotates_and_reuse_revokes_the_family(
+    api: ApiCaller, db: psycopg.Connection
+) -> None:
+    email, user_id, _ = new_account(db)
+    first = login(api, email).body
+    other_device = login(api, email).body
+
+    second = call(api, "POST", "/api/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert second.status == 200, second.body
+    assert second.body["refresh_token"] != first["refresh_token"]
+    assert call(api, "GET", "/api/users/me", token=second.body["access_token"]).status == 200
+
+    # The first refresh token again: someone else holds it too. The whole family ends.
+    reused = call(api, "POST", "/api/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert reused.status == 401
+    assert reused.error["code"] == "refresh_token_reused"
+    after = call(
+        api, "POST", "/api/auth/refresh", json={"refresh_token": second.body["refresh_token"]}
+    )
+    assert after.status == 401
+    assert after.error["code"] == "invalid_refresh_token"
+    # Access tokens of the revoked family stop working before they expire.
+    for token in (first["access_token"], second.body["access_token"]):
+        assert call(api, "GET", "/api/users/me", token=token).status == 401
+    # The other login is another family: untouched.
+    assert call(api, "GET", "/api/users/me", token=other_device["access_token"]).status == 200
+    assert "auth.refresh_reused" in audit_actions(db, user_id)
+
+    unknown = call(api, "POST", "/api/auth/refresh", json={"refresh_token": "lsr_nope"})
+    assert unknown.status == 401
+
+
+def test_concurrent_refreshes_of_one_token_let_exactly_one_win(
+    api: ApiCaller, db: psycopg.Connection, database_url: str
+) -> None:
+    email, _, _ = new_account(db)
+    token = login(api, email).body["refresh_token"]
+
+    def attempt(_: int) -> object:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            return sessions.rotate(conn, token, timedelta(days=1))
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(attempt, range(4)))
+    assert sum(isinstance(r, sessions.Rotated) for r in results) == 1
+
+
+def test_logout_revokes_the_family(api: ApiCaller, db: psycopg.Connection) -> None:
+    email, user_id, _ = new_account(db)
+    session = login(api, email).body
+    other = login(api, email).body
+    out = call(api, "POST", "/api/auth/logout", json={"refresh_token": session["refresh_token"]})
+    assert out.status == 204
+    assert call(api, "GET", "/api/users/me", token=session["access_token"]).status == 401
+    again = call(api, "POST", "/api/auth/refresh", json={"refresh_token": session["refresh_token"]})
+    assert again.status == 401
+    assert call(api, "GET", "/api/users/me", token=other["access_token"]).status == 200
+    # Idempotent, and says nothing about tokens it does not know.
+    assert (
+        call(
+            api, "POST", "/api/auth/logout", json={"refresh_token": session["refresh_token"]}
+        ).status
+        == 204
+    )
+    assert (
+        call(api, "POST", "/api/auth/logout", json={"refresh_token": "lsr_unknown"}).status == 204
+    )
+    assert audit_actions(db, user_id).count("auth.logout") == 1
+
+
+def test_password_change_ends_every_session(api: ApiCaller, db: psycopg.Connection) -> None:
+    email, user_id, _ = new_account(db)
+    laptop = login(api, email).body
+    phone = login(api, email).body
+    path = "/api/users/me/password"
+
+    wrong = call(
+        api,
+        "POST",
+        path,
+        token=laptop["access_token"],
+        json={"current_password": "guess", "new_password": "a brand new secret"},
+    )
+    assert wrong.status == 400
+    assert wrong.error["field"] == "current_password"
+    short = call(
+        api,
+        "POST",
+        path,
+        token=laptop["access_token"],
+        json={"current_password": PASSWORD, "new_password": "short"},
+    )
+    assert short.status == 422
+
+    changed = call(
+        api,
+        "POST",
+        path,
+        token=laptop["access_token"],
+        json={"current_password": PASSWORD, "new_password": "a brand new secret"},
+    )
+    assert changed.status == 200, changed.body
+    for old in (laptop, phone):
+        assert call(api, "GET", "/api/users/me", token=old["access_token"]).status == 401
+        assert (
+            call(
+                api, "POST", "/api/auth/refresh", json={"refresh_token": old["refresh_token"]}
+            ).status
+            == 401
+        )
+    assert call(api, "GET", "/api/users/me", token=changed.body["access_token"]).status == 200
+    assert login(api, email).status == 401
+    assert login(api, email, "a brand new secret").status == 200
+    actions = audit_actions(db, user_id)
+    assert "user.password_changed" in actions and "user.password_change_failed" in actions
+
+
+def test_password_change_needs_a_password_and_write_scope(
+    api: ApiCaller, db: psycopg.Connection
+) -> None:
+    org_id = make_organization(db)
+    body = {"current_password": "x", "new_password": "long enough secret"}
+    external = make_member(db, org_id, "member")
+    reply = call(api, "POST", "/api/users/me/password", token=external.token, json=body)
+    assert reply.status == 400
+    assert reply.error["code"] == "no_password"
+    read_only = make_member(db, org_id, "member", scope="read")
+    assert (
+        call(api, "POST", "/api/users/me/password", token=read_only.token, json=body).status == 403
+    )
+    assert call(api, "GET", "/api/users/me", token=read_only.token).status == 200
+
+
+def test_account_throttling_then_success_after_the_window(
+    auth_settings: Settings, db: psycopg.Connection
+) -> None:
+    api = ApiCaller(
+        auth_settings.model_copy(update={"login_account_failures": 3, "login_window_seconds": 2})
+    )
+    try:
+        email, _, _ = new_account(db)
+        for _ in range(3):
+            assert login(api, email, "wrong").status == 401
+        # Over the limit even with the right password, and from another address.
+        blocked = login(api, email)
+        assert blocked.status == 429
+        assert blocked.error["code"] == "too_many_attempts"
+        retry_after = int(blocked.headers["retry-after"])
+        assert 1 <= retry_after <= 2
+        time.sleep(retry_after + 0.1)
+        assert login(api, email).status == 200
+    finally:
+        api.close()
+
+
+def test_address_throttling_across_accounts(
+    auth_settings: Settings, db: psycopg.Connection
+) -> None:
+    api = ApiCaller(
+        auth_settings.model_copy(update={"login_ip_failures": 3, "login_window_seconds": 60})
+    )
+    try:
+        email, _, _ = new_account(db)
+        ip = unique_ip()
+        for _ in range(3):
+            assert login(api, f"guess-{uuid.uuid4().hex[:6]}@example.com", ip=ip).status == 401
+        assert login(api, email, ip=ip).status == 429
+        assert login(api, email, ip=unique_ip()).status == 200
+    finally:
+        api.close()
+
+
+def test_success_forgives_the_account_but_not_the_address(
+    auth_settings: Settings, db: psycopg.Connection
+) -> None:
+    api = ApiCaller(
+        auth_settings.model_copy(update={"login_account_failures": 3, "login_ip_failures": 5})
+    )
+    try:
+        email, _, _ = new_account(db)
+        ip = unique_ip()
+        for _ in range(2):
+            assert login(api, email, "wrong", ip=ip).status == 401
+        assert login(api, email, ip=ip).status == 200
+        for _ in range(2):
+            assert login(api, email, "wrong", ip=ip).status == 401
+        # The account starts over (2 < 3); the address still counts 4 failures (+1 = 5).
+        assert login(api, email, "wrong", ip=ip).status == 401
+        assert login(api, email, ip=ip).status == 429
+    finally:
+        api.close()
+
+
+def test_disabled_users_get_401_everywhere(api: ApiCaller, db: psycopg.Connection) -> None:
+    email, user_id, _ = new_account(db)
+    session = login(api, email).body
+    db.execute("UPDATE users SET disabled_at = now() WHERE id = %s", (user_id,))
+    assert call(api, "GET", "/api/users/me", token=session["access_token"]).status == 401
+    assert (
+        call(
+            api, "POST", "/api/auth/refresh", json={"refresh_token": session["refresh_token"]}
+        ).status
+        == 401
+    )
+    assert login(api, email).status == 401
+
+
+def builtin_claims(
+    settings: Settings, user_id: UUID, session_id: UUID, **changes: Any
+) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "iss": settings.auth_issuer,
+        "aud": settings.auth_issuer,
+        "sub": str(user_id),
+        "sid": str(session_id),
+        "iat": now,
+        "nbf": now,
+        "exp": now + timedelta(minutes=5),
+        **changes,
+    }
+
+
+def test_forged_builtin_tokens(
+    api: ApiCaller, db: psycopg.Connection, auth_settings: Settings
+) -> None:
+    email, user_id, _ = new_account(db)
+    session = login(api, email).body
+    sid = UUID(jwt.decode(session["access_token"], options={"verify_signature": False})["sid"])
+    ring: KeyRing = api.app.state.services.builtin.keys
+    current = ring.current()
+    real = IdpKey(current.kid, "ES256", current.private_key)
+    public_pem = current.public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    good = builtin_claims(auth_settings, user_id, sid)
+    assert call(api, "GET", "/api/users/me", token=real.sign(good)).status == 200
+
+    past = datetime.now(UTC) - timedelta(hours=1)
+    forged = {
+        "alg none": unsigned(
+            orjson.loads(orjson.dumps(good, default=lambda d: int(d.timestamp()))), current.kid
+        ),
+        "HS256 with the public key": hmac_with_public_key(
+            orjson.loads(orjson.dumps(good, default=lambda d: int(d.timestamp()))),
+            current.kid,
+            public_pem,
+        ),
+        "our kid, another key": IdpKey(
+            current.kid, "ES256", ec.generate_private_key(ec.SECP256R1())
+        ).sign(good),
+        "expired": real.sign(
+            builtin_claims(
+                auth_settings, user_id, sid, iat=past, nbf=past, exp=past + timedelta(minutes=5)
+            )
+        ),
+        "wrong aud": real.sign(builtin_claims(auth_settings, user_id, sid, aud="someone-else")),
+        "unknown session": real.sign(builtin_claims(auth_settings, user_id, uuid.uuid4())),
+        "no session": real.sign({k: v for k, v in good.items() if k != "sid"}),
+        "tampered sub": tampered(real.sign(good), sub=str(uuid.uuid4())),
+        "unknown kid": IdpKey("not-ours", "ES256", current.private_key).sign(good),
+    }
+    for name, token in forged.items():
+        reply = call(api, "GET", "/api/users/me", token=token)
+        assert reply.status == 401, (name, reply.body)
+
+
+def test_jwks_publishes_public_keys_only(api: ApiCaller, db: psycopg.Connection) -> None:
+    email, _, _ = new_account(db)
+    access = login(api, email).body["access_token"]
+    reply = call(api, "GET", "/.well-known/jwks.json")
+    assert reply.status == 200
+    assert reply.headers["cache-control"].startswith("public, max-age=")
+    [key] = reply.body["keys"]
+    assert key["kid"] == jwt.get_unverified_header(access)["kid"]
+    assert {"d", "private_key"}.isdisjoint(key)
+    assert key["alg"] == "ES256" and key["use"] == "sig"
+    # Anyone can verify our tokens with the published set.
+    verified = jwt.decode(access, jwt.PyJWK(key), algorithms=["ES256"], audience="logsight")
+    assert verified["iss"] == "logsight"
+
+
+def test_without_builtin_auth(
+    auth_settings: Settings, db: psycopg.Connection, api: ApiCaller
+) -> None:
+    email, _, _ = new_account(db)
+    token = login(api, email).body["access_token"]
+    off = ApiCaller(auth_settings.model_copy(update={"builtin_auth": False}))
+    try:
+        assert login(off, email).status == 404
+        assert call(off, "GET", "/.well-known/jwks.json").status == 404
+        assert call(off, "GET", "/api/users/me", token=token).status == 401
+    finally:
+        off.close()
+
+
+def test_signing_key_is_kept_in_the_data_directory(
+    api: ApiCaller, db: psycopg.Connection, auth_settings: Settings
+) -> None:
+    email, _, _ = new_account(db)
+    token = login(api, email).body["access_token"]
+    path = auth_settings.data_dir / "keys" / "signing-keys.json"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert (auth_settings.data_dir / "keys").stat().st_mode & 0o777 == 0o700
+    # Another environment (a restart) reads the same key and accepts the token.
+    restarted = ApiCaller(auth_settings)
+    try:
+        assert call(restarted, "GET", "/api/users/me", token=token).status == 200
+    finally:
+        restarted.close()
+
+
+def test_openapi_documents_the_auth_endpoints(api: ApiCaller) -> None:
+    spec = call(api, "GET", "/api/openapi.json").body
+    for path in (
+        "/api/auth/login",
+        "/api/auth/refresh",
+        "/api/auth/logout",
+        "/api/users/me",
+        "/api/users/me/password",
+    ):
+        assert path in spec["paths"], path
+    assert "429" in spec["paths"]["/api/auth/login"]["post"]["responses"]
