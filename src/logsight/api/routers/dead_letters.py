@@ -1,7 +1,134 @@
-"""(being built)"""
+"""Dead letters of a project: messages the processor could never write, with their reason and
+raw bytes, for the project's admins.
+
+Letters whose project could not be determined (project_id NULL: undecodable bodies) belong to
+no tenant, and showing them to any organization could leak another's data; they are not served
+by the API for now and stay visible to operators in the database.
+
+Lists carry a short preview; one letter carries its raw bytes (capped so a response stays well
+inside Lambda's 6 MB payload limit).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import base64
+import codecs
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
 
-router = APIRouter()
+from fastapi import APIRouter, Path, Query
+from psycopg.rows import dict_row
+from pydantic import BaseModel, Field
+
+from logsight.api.deps import CurrentAccess
+from logsight.api.errors import ERROR_RESPONSES
+from logsight.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, encode_cursor
+from logsight.errors import ApiError
+from logsight.tenancy.access import Role
+from logsight.tenancy.listing import BIGINT_MAX, page_of, reading_needs, time_int_after
+
+router = APIRouter(
+    prefix="/projects/{project_id}/dead-letters", tags=["dead letters"], responses=ERROR_RESPONSES
+)
+
+PREVIEW_BYTES = 1024
+RAW_LIMIT_BYTES = 3 * 1024 * 1024  # 4 MiB once base64-encoded
+
+
+class DeadLetterSummary(BaseModel):
+    id: int
+    project_id: UUID
+    created_at: datetime
+    reason: str
+    source: str = Field(description="The queue the message came from.")
+    message_id: str | None
+    size: int = Field(description="Raw message size in bytes.")
+    preview: str | None = Field(
+        description="The start of the message as UTF-8 text; null when it is not text."
+    )
+    details: dict[str, Any]
+
+
+class DeadLetterPublic(DeadLetterSummary):
+    raw_base64: str = Field(description="The raw message bytes, base64-encoded.")
+    raw_truncated: bool = Field(description="True when raw_base64 holds only the first 3 MiB.")
+
+
+def _text(raw: bytes, complete: bool) -> str | None:
+    """raw as UTF-8, or None when it is not; a cut-off multi-byte character at the end of an
+    incomplete prefix is dropped rather than counted against it."""
+    try:
+        return codecs.getincrementaldecoder("utf-8")().decode(raw, final=complete)
+    except UnicodeDecodeError:
+        return None
+
+
+@router.get(
+    "", response_model=Page[DeadLetterSummary], summary="Dead letters, newest first (admins)"
+)
+def list_dead_letters(
+    project_id: UUID,
+    access: CurrentAccess,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[DeadLetterSummary]:
+    reading_needs(access.project(project_id), Role.ADMIN)
+    after = time_int_after(cursor)
+    keyset = " AND (created_at, id) < (%(at)s, %(after)s)" if after else ""
+    with access.conn.cursor(row_factory=dict_row) as cur:
+        # Only the preview's bytes leave the database, not whole messages.
+        rows = cur.execute(
+            "SELECT id, project_id, created_at, reason, source, message_id,"
+            " octet_length(raw) AS size, substring(raw FROM 1 FOR %(preview)s) AS head, details"
+            f" FROM dead_letters WHERE project_id = %(project)s{keyset}"
+            " ORDER BY created_at DESC, id DESC LIMIT %(limit)s",
+            {
+                "project": project_id,
+                "preview": PREVIEW_BYTES,
+                "limit": limit + 1,
+                "at": after[0] if after else None,
+                "after": after[1] if after else None,
+            },
+        ).fetchall()
+    page, more = page_of(rows, limit)
+    return Page[DeadLetterSummary](
+        data=[
+            DeadLetterSummary(**r, preview=_text(r["head"], r["size"] <= PREVIEW_BYTES))
+            for r in page
+        ],
+        next_cursor=(
+            encode_cursor([page[-1]["created_at"].isoformat(), page[-1]["id"]]) if more else None
+        ),
+    )
+
+
+@router.get(
+    "/{dead_letter_id}", response_model=DeadLetterPublic, summary="One dead letter (admins)"
+)
+def get_dead_letter(
+    project_id: UUID,
+    dead_letter_id: Annotated[int, Path(ge=1, le=BIGINT_MAX)],
+    access: CurrentAccess,
+) -> DeadLetterPublic:
+    reading_needs(access.project(project_id), Role.ADMIN)
+    with access.conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            "SELECT id, project_id, created_at, reason, source, message_id,"
+            " octet_length(raw) AS size, substring(raw FROM 1 FOR %s) AS raw, details"
+            " FROM dead_letters WHERE id = %s AND project_id = %s",
+            (RAW_LIMIT_BYTES, dead_letter_id, project_id),
+        ).fetchone()
+    if row is None:
+        raise ApiError(404, "not_found", "dead letter not found", "dead_letter_id")
+    raw: bytes = row.pop("raw")
+    complete = row["size"] <= RAW_LIMIT_BYTES
+    text = _text(raw[:PREVIEW_BYTES], complete and row["size"] <= PREVIEW_BYTES)
+    if text is not None and _text(raw, complete) is None:
+        text = None
+    return DeadLetterPublic(
+        **row,
+        preview=text,
+        raw_base64=base64.b64encode(raw).decode("ascii"),
+        raw_truncated=not complete,
+    )

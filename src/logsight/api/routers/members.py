@@ -1,7 +1,241 @@
-"""(being built)"""
+"""Members of an organization and invitations to join one.
+
+Every member may see who else belongs; admins invite, change roles and remove people; only
+owners grant or revoke the owner role, and the last owner can neither be demoted nor removed.
+Anyone may leave. Invitations are accepted by the signed-in user whose email they name.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
 
-router = APIRouter()
+from fastapi import APIRouter, Query, Response, status
+from psycopg.rows import dict_row
+from pydantic import BaseModel
+
+from logsight.api.deps import ClientIp, CurrentAccess
+from logsight.api.errors import ERROR_RESPONSES
+from logsight.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from logsight.api.routers.organizations import OrganizationPublic
+from logsight.errors import ApiError
+from logsight.tenancy import memberships
+from logsight.tenancy.access import Access, Role
+from logsight.tenancy.listing import (
+    Email,
+    after_clause,
+    page_of,
+    reading_needs,
+    time_id_after,
+    time_id_cursor,
+)
+
+router = APIRouter(responses=ERROR_RESPONSES)
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+
+
+class MemberUpdate(BaseModel):
+    role: Role
+
+
+class MemberPublic(BaseModel):
+    user_id: UUID
+    email: str
+    name: str
+    role: Role
+    joined_at: datetime
+
+
+class InvitationCreate(BaseModel):
+    email: Email
+    role: Role = Role.MEMBER
+
+
+class InvitationPublic(BaseModel):
+    id: UUID
+    organization_id: UUID
+    email: str
+    role: Role
+    invited_by: UUID | None
+    created_at: datetime
+    expires_at: datetime
+
+
+class InvitationForMe(BaseModel):
+    id: UUID
+    organization_id: UUID
+    organization_name: str
+    role: Role
+    invited_by_email: str | None
+    created_at: datetime
+    expires_at: datetime
+
+
+@router.get(
+    "/organizations/{organization_id}/members",
+    response_model=Page[MemberPublic],
+    tags=["members"],
+    summary="Members of an organization",
+)
+def list_members(
+    organization_id: UUID,
+    access: CurrentAccess,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[MemberPublic]:
+    access.organization(organization_id)
+    where, params = after_clause(time_id_after(cursor), "m.created_at", "m.user_id")
+    with access.conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            f"SELECT {memberships.MEMBER_COLUMNS}"
+            " FROM memberships m JOIN users u ON u.id = m.user_id"
+            f" WHERE m.organization_id = %(org)s{where}"
+            " ORDER BY m.created_at, m.user_id LIMIT %(limit)s",
+            {"org": organization_id, "limit": limit + 1, **params},
+        ).fetchall()
+    page, more = page_of(rows, limit)
+    return Page[MemberPublic](
+        data=[MemberPublic(**r) for r in page],
+        next_cursor=time_id_cursor(page[-1], "joined_at", "user_id") if more else None,
+    )
+
+
+@router.patch(
+    "/organizations/{organization_id}/members/{user_id}",
+    response_model=MemberPublic,
+    tags=["members"],
+    summary="Change a member's role (admins; owners for the owner role)",
+)
+def update_member(
+    organization_id: UUID,
+    user_id: UUID,
+    body: MemberUpdate,
+    access: CurrentAccess,
+    ip: ClientIp,
+) -> MemberPublic:
+    memberships.change_role(access, organization_id, user_id, body.role, ip)
+    return MemberPublic(**memberships.member(access.conn, organization_id, user_id))
+
+
+@router.delete(
+    "/organizations/{organization_id}/members/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["members"],
+    summary="Remove a member (admins), or leave (yourself)",
+)
+def remove_member(
+    organization_id: UUID, user_id: UUID, access: CurrentAccess, ip: ClientIp
+) -> Response:
+    memberships.remove(access, organization_id, user_id, ip)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/organizations/{organization_id}/invitations",
+    response_model=InvitationPublic,
+    status_code=status.HTTP_201_CREATED,
+    tags=["invitations"],
+    summary="Invite someone by email (admins; valid for 7 days; inviting again renews)",
+)
+def create_invitation(
+    organization_id: UUID, body: InvitationCreate, access: CurrentAccess, ip: ClientIp
+) -> InvitationPublic:
+    invitation_id = memberships.invite(access, organization_id, body.email, body.role, ip)
+    return _invitation(access, organization_id, invitation_id)
+
+
+def _invitation(access: Access, organization_id: UUID, invitation_id: UUID) -> InvitationPublic:
+    with access.conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            "SELECT id, organization_id, email, role, invited_by, created_at, expires_at"
+            " FROM invitations WHERE id = %s AND organization_id = %s",
+            (invitation_id, organization_id),
+        ).fetchone()
+    if row is None:
+        raise ApiError(404, "not_found", "invitation not found", "invitation_id")
+    return InvitationPublic(**row)
+
+
+@router.get(
+    "/organizations/{organization_id}/invitations",
+    response_model=Page[InvitationPublic],
+    tags=["invitations"],
+    summary="Pending invitations of an organization (admins)",
+)
+def list_invitations(
+    organization_id: UUID,
+    access: CurrentAccess,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[InvitationPublic]:
+    reading_needs(access.organization(organization_id), Role.ADMIN)
+    where, params = after_clause(time_id_after(cursor), "created_at", "id")
+    with access.conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            "SELECT id, organization_id, email, role, invited_by, created_at, expires_at"
+            " FROM invitations WHERE organization_id = %(org)s AND accepted_at IS NULL"
+            f" AND revoked_at IS NULL AND expires_at > now(){where}"
+            " ORDER BY created_at, id LIMIT %(limit)s",
+            {"org": organization_id, "limit": limit + 1, **params},
+        ).fetchall()
+    page, more = page_of(rows, limit)
+    return Page[InvitationPublic](
+        data=[InvitationPublic(**r) for r in page],
+        next_cursor=time_id_cursor(page[-1]) if more else None,
+    )
+
+
+@router.delete(
+    "/organizations/{organization_id}/invitations/{invitation_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["invitations"],
+    summary="Withdraw a pending invitation (admins)",
+)
+def revoke_invitation(
+    organization_id: UUID, invitation_id: UUID, access: CurrentAccess, ip: ClientIp
+) -> Response:
+    memberships.revoke_invitation(access, organization_id, invitation_id, ip)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/invitations",
+    response_model=Page[InvitationForMe],
+    tags=["invitations"],
+    summary="Pending invitations addressed to you",
+)
+def my_invitations(
+    access: CurrentAccess, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None
+) -> Page[InvitationForMe]:
+    where, params = after_clause(time_id_after(cursor), "i.created_at", "i.id")
+    with access.conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            "SELECT i.id, i.organization_id, o.name AS organization_name, i.role,"
+            " inviter.email AS invited_by_email, i.created_at, i.expires_at"
+            " FROM invitations i JOIN organizations o ON o.id = i.organization_id"
+            " LEFT JOIN users inviter ON inviter.id = i.invited_by"
+            " WHERE lower(i.email) = lower(%(email)s) AND i.accepted_at IS NULL"
+            f" AND i.revoked_at IS NULL AND i.expires_at > now(){where}"
+            " ORDER BY i.created_at, i.id LIMIT %(limit)s",
+            {"email": access.principal.email, "limit": limit + 1, **params},
+        ).fetchall()
+    page, more = page_of(rows, limit)
+    return Page[InvitationForMe](
+        data=[InvitationForMe(**r) for r in page],
+        next_cursor=time_id_cursor(page[-1]) if more else None,
+    )
+
+
+@router.post(
+    "/invitations/{invitation_id}/accept",
+    response_model=OrganizationPublic,
+    tags=["invitations"],
+    summary="Accept an invitation addressed to you: join its organization",
+)
+def accept_invitation(
+    invitation_id: UUID, access: CurrentAccess, ip: ClientIp
+) -> OrganizationPublic:
+    organization_id = memberships.accept(access, invitation_id, ip)
+    return OrganizationPublic(**access.organization(organization_id))
