@@ -152,7 +152,9 @@ def test_unsupported_content_type_and_encoding_are_415(
     assert (status, body["error"]["field"]) == (415, "content-type")
     status, _, body = call(
         service,
-        api_request({"name": "x"}, key=project.public_key, headers={"content-encoding": "compress"}),
+        api_request(
+            {"name": "x"}, key=project.public_key, headers={"content-encoding": "compress"}
+        ),
     )
     assert (status, body["error"]["field"]) == (415, "content-encoding")
 
