@@ -29,14 +29,15 @@ def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, A
     response = _service.handle(HttpRequest.from_event(event), time_left=time_left)
 
     metrics = EphemeralMetrics(namespace="LogSight", service="ingest")
-    body = response.body if isinstance(response.body, dict) else {}
-    if response.status == 202:
-        metrics.add_metric("EventsAccepted", MetricUnit.Count, body.get("accepted", 0))
-        metrics.add_metric("EventsRejected", MetricUnit.Count, body.get("rejected", 0))
-    elif response.status >= 500:
+    if response.status >= 500:
         metrics.add_metric("QueueUnavailable", MetricUnit.Count, 1)
     elif response.status >= 400:
         metrics.add_metric("RequestsRejected", MetricUnit.Count, 1)
-        logger.debug("rejected request", status=response.status, error=body.get("error"))
-    metrics.flush_metrics(raise_on_empty_metrics=False)
+        logger.debug("rejected request", status=response.status, body=response.body)
+    elif response.accepted_events or response.rejected_events:
+        metrics.add_metric("EventsAccepted", MetricUnit.Count, response.accepted_events)
+        metrics.add_metric("EventsRejected", MetricUnit.Count, response.rejected_events)
+    else:
+        return response.to_event()  # a preflight, or an envelope with nothing to store
+    metrics.flush_metrics()
     return response.to_event()

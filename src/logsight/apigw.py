@@ -53,6 +53,9 @@ class HttpResponse:
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    # For metrics: what the request carried, whatever the protocol's response looks like.
+    accepted_events: int = 0
+    rejected_events: int = 0
 
     @classmethod
     def error(cls, error: ApiError) -> HttpResponse:

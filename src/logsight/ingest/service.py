@@ -256,6 +256,8 @@ class NativeIngest:
                 "event_ids": [event["event_id"] for event in accepted],
                 "errors": errors,
             },
+            accepted_events=len(accepted),
+            rejected_events=len(rejected),
         )
 
 

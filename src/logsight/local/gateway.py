@@ -36,6 +36,12 @@ def _json(status: int, code: str, message: str) -> tuple[int, dict[str, str], by
     return status, {"content-type": "application/json"}, body
 
 
+def _environment_thread() -> None:
+    # A Lambda environment runs its handler on a main thread that has an event loop; Mangum
+    # relies on that (asyncio.get_event_loop), so each worker thread gets its own.
+    asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 class Route:
     """A path prefix (or a regular expression) served by one function."""
 
@@ -60,7 +66,9 @@ class Route:
 class Gateway:
     def __init__(self, routes: list[Route], workers: int) -> None:
         self.routes = routes
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda")
+        self._pool = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="lambda", initializer=_environment_thread
+        )
 
     def route_for(self, path: str) -> Route | None:
         return next((r for r in self.routes if r.matches(path)), None)

@@ -18,8 +18,10 @@ from logsight.processing.dead_letters import DeadLetter
 from logsight.processing.records import QueueRecord
 from logsight.processing.rows import message_rows
 from logsight.queue.message import MessageError, decode
+from logsight.storage import outcomes
 from logsight.storage.db import Database
 from logsight.storage.mode import StorageMode, recorded_mode
+from logsight.storage.outcomes import Outcome
 from logsight.storage.projects import existing_projects
 from logsight.storage.writer import EventRow, EventWriter
 
@@ -46,6 +48,7 @@ class _Decoded:
     record: QueueRecord
     project_id: UUID
     rows: list[EventRow]
+    outcomes: list[Outcome]
 
 
 class BatchProcessor:
@@ -71,8 +74,20 @@ class BatchProcessor:
                 continue
             try:
                 message = decode(record.raw)
-                decoded.append(_Decoded(record, message.project_id, message_rows(message)))
-            except MessageError as exc:
+                decoded.append(
+                    _Decoded(
+                        record,
+                        message.project_id,
+                        message_rows(message),
+                        outcomes.from_message(
+                            message.project_id,
+                            message.request_id or record.message_id or "",
+                            message.received_at,
+                            message.outcomes,
+                        ),
+                    )
+                )
+            except (MessageError, KeyError, ValueError, TypeError) as exc:
                 outcome.dead_letters.append(
                     DeadLetter(record, str(exc), dead_letters.project_hint(record.raw))
                 )
@@ -95,6 +110,7 @@ class BatchProcessor:
             try:
                 with conn.transaction():
                     result = writer.write(conn, [row for item in valid for row in item.rows])
+                    outcomes.record(conn, (o for item in valid for o in item.outcomes))
                     dead_letters.record(conn, outcome.dead_letters)
                 outcome.inserted = result.inserted
             except _CONTENT_ERRORS as exc:
@@ -115,6 +131,7 @@ class BatchProcessor:
                 try:
                     with conn.transaction():  # a savepoint per message
                         inserted += writer.write(conn, item.rows).inserted
+                        outcomes.record(conn, item.outcomes)
                 except _CONTENT_ERRORS as exc:
                     outcome.events -= len(item.rows)
                     outcome.dead_letters.append(

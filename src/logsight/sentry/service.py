@@ -150,7 +150,12 @@ class SentryIngest:
                 ],
                 time_left=time_left,
             )
-        return HttpResponse(200, {"id": event_id} if event_id else {})
+        return HttpResponse(
+            200,
+            {"id": event_id} if event_id else {},
+            accepted_events=len(accepted),
+            rejected_events=len(rejected),
+        )
 
 
 def dsn_for(public_key: str, base_url: str, project_number: int) -> str:

@@ -16,7 +16,8 @@ KEY_PREFIX = "lsk_"
 
 
 def new_public_key() -> str:
-    return KEY_PREFIX + secrets.token_urlsafe(24)
+    # Letters, digits and "_" only: Sentry's JavaScript SDKs reject a DSN whose key has more.
+    return KEY_PREFIX + secrets.token_hex(16)
 
 
 @dataclass(frozen=True, slots=True)
