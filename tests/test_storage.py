@@ -169,8 +169,8 @@ def test_timescale_maintenance_keeps_retention_policies_in_step(database_url: st
     with psycopg.connect(database_url) as conn:
         text = _rendered(statements, conn)
     policies = [s for s in text if "add_retention_policy" in s]
-    assert len(policies) == 3
-    for table in ("'events'", "'event_rollups_1m'", "'user_rollups_1m'"):
+    assert len(policies) == 1 + len(maintenance.ROLLUP_TABLES)
+    for table in ("'events'", *(f"'{t}'" for t in maintenance.ROLLUP_TABLES)):
         assert any(
             table in s and "remove_retention_policy" in s and "'90 days" in s for s in policies
         )
@@ -259,8 +259,10 @@ CREATE TABLE timescaledb_information.jobs (proc_name name, hypertable_name name,
 CREATE TABLE timescaledb_information.continuous_aggregates (
     view_name name, materialization_hypertable_name name);
 INSERT INTO timescaledb_information.continuous_aggregates
-    VALUES ('event_rollups_1m', '_materialized_hypertable_2'),
-           ('user_rollups_1m', '_materialized_hypertable_3');
+    SELECT name, '_materialized_hypertable_' || n
+    FROM unnest(ARRAY['event_rollups_1m', 'event_rollups_1h', 'page_rollups_1m',
+                      'page_rollups_1h', 'user_rollups_1m', 'user_sketches_1h',
+                      'user_sketches_1d']) WITH ORDINALITY AS t(name, n);
 CREATE TABLE policy_calls (call text);
 CREATE FUNCTION remove_retention_policy(relation regclass, if_exists boolean) RETURNS void
 LANGUAGE sql AS $$
@@ -304,13 +306,12 @@ def test_timescale_retention_statements_run_and_only_change_what_differs(
 
     with psycopg.connect(fresh_database, autocommit=True) as conn:
         conn.execute(TIMESCALE_API_STAND_IN)
+    tables = ("events", *maintenance.ROLLUP_TABLES)
     first = run(30)
     assert sorted(first) == sorted(
-        [f"remove {t}" for t in ("events", "event_rollups_1m", "user_rollups_1m")]
-        + [f"add {t} 30 days" for t in ("events", "event_rollups_1m", "user_rollups_1m")]
+        [f"remove {t}" for t in tables] + [f"add {t} 30 days" for t in tables]
     )
     assert run(30) == []  # unchanged retention: the policies are left alone
     assert sorted(run(45)) == sorted(
-        [f"remove {t}" for t in ("events", "event_rollups_1m", "user_rollups_1m")]
-        + [f"add {t} 45 days" for t in ("events", "event_rollups_1m", "user_rollups_1m")]
+        [f"remove {t}" for t in tables] + [f"add {t} 45 days" for t in tables]
     )

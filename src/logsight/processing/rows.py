@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from logsight.processing.grouping import fingerprint
+from logsight.processing.grouping import culprit, fingerprint
 from logsight.processing.user_agent import Client, parse_user_agent
 from logsight.queue.message import EventMessage, MessageError
 from logsight.storage.writer import EventRow
@@ -54,6 +54,8 @@ def event_row(message: EventMessage, event: dict[str, Any]) -> EventRow:
         error=event.get("error") or None,
         sdk=event.get("sdk") or None,
         meta=event.get("meta") or None,
+        breadcrumbs=event.get("breadcrumbs") or None,
+        culprit=culprit(event) if event.get("type") == "error" else None,
     )
 
 

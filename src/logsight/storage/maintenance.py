@@ -24,7 +24,15 @@ from logsight.storage.partitions import (
 
 log = logging.getLogger(__name__)
 
-ROLLUP_TABLES = ("event_rollups_1m", "user_rollups_1m")
+ROLLUP_TABLES = (
+    "event_rollups_1m",
+    "event_rollups_1h",
+    "page_rollups_1m",
+    "page_rollups_1h",
+    "user_rollups_1m",
+    "user_sketches_1h",
+    "user_sketches_1d",
+)
 
 # Keeps each retention policy's drop_after equal to the longest project retention, replacing
 # the policy only when it differs. A continuous aggregate's jobs are listed under its

@@ -15,6 +15,8 @@ from uuid import UUID
 import orjson
 import psycopg
 
+from logsight.storage.issues import ISSUE_CTES
+from logsight.storage.issues import RETURNING_COLUMNS as ISSUE_RETURNING_COLUMNS
 from logsight.storage.mode import StorageMode
 from logsight.storage.partitions import PartitionManager
 
@@ -41,8 +43,12 @@ COLUMNS = (
     "error",
     "sdk",
     "meta",
+    "breadcrumbs",
+    "culprit",
 )
-_JSON_COLUMNS = frozenset({"properties", "context", "user_traits", "error", "sdk", "meta"})
+_JSON_COLUMNS = frozenset(
+    {"properties", "context", "user_traits", "error", "sdk", "meta", "breadcrumbs"}
+)
 _COLUMN_LIST = ", ".join(COLUMNS)
 
 _CREATE_STAGING = (
@@ -55,26 +61,63 @@ _INSERT_EVENTS = f"""
 INSERT INTO events ({_COLUMN_LIST})
 SELECT {_COLUMN_LIST} FROM events_staging
 ON CONFLICT DO NOTHING
-RETURNING project_id, timestamp, type, name, level, user_id
+RETURNING project_id, timestamp, type, name, level, release, user_id,
+          CASE WHEN type = 'pageview' THEN context->>'url' END AS url,
+          {", ".join(ISSUE_RETURNING_COLUMNS)}
 """
 
-# Plain PostgreSQL: rollups fed from exactly the rows inserted. Sorted inserts keep lock order
-# stable between concurrent writers.
+# Plain PostgreSQL: every rollup is fed from exactly the rows inserted (TimescaleDB computes
+# the same relations as continuous aggregates). Counters add; sketches keep the greatest rho,
+# so they are idempotent by nature. Sorted inserts keep lock order stable between concurrent
+# writers. Buckets are UTC-aligned like time_bucket's.
 _INSERT_EVENTS_AND_ROLLUPS = f"""
 WITH inserted AS ({_INSERT_EVENTS}),
 minute AS (
     SELECT project_id, date_bin('1 minute', timestamp, TIMESTAMPTZ '2000-01-01Z') AS bucket,
-           type, name, level, user_id
+           date_bin('1 hour', timestamp, TIMESTAMPTZ '2000-01-01Z') AS hour,
+           date_bin('1 day', timestamp, TIMESTAMPTZ '2000-01-01Z') AS day,
+           type, name, level, coalesce(release, '') AS release, user_id,
+           logsight_url_path(url) AS path
     FROM inserted
 ),
 counted AS (
-    INSERT INTO event_rollups_1m AS r (project_id, bucket, type, name, level, events)
-    SELECT project_id, bucket, type, name, level, count(*)
+    INSERT INTO event_rollups_1m AS r (project_id, bucket, type, name, level, release, events)
+    SELECT project_id, bucket, type, name, level, release, count(*)
     FROM minute
-    GROUP BY project_id, bucket, type, name, level
-    ORDER BY project_id, bucket, type, name, level
-    ON CONFLICT (project_id, bucket, type, name, level)
+    GROUP BY project_id, bucket, type, name, level, release
+    ORDER BY project_id, bucket, type, name, level, release
+    ON CONFLICT (project_id, bucket, type, name, level, release)
     DO UPDATE SET events = r.events + EXCLUDED.events
+    RETURNING 1
+),
+counted_hourly AS (
+    INSERT INTO event_rollups_1h AS r (project_id, bucket, type, name, level, release, events)
+    SELECT project_id, hour, type, name, level, release, count(*)
+    FROM minute
+    GROUP BY project_id, hour, type, name, level, release
+    ORDER BY project_id, hour, type, name, level, release
+    ON CONFLICT (project_id, bucket, type, name, level, release)
+    DO UPDATE SET events = r.events + EXCLUDED.events
+    RETURNING 1
+),
+pages AS (
+    INSERT INTO page_rollups_1m AS r (project_id, bucket, path, views)
+    SELECT project_id, bucket, path, count(*)
+    FROM minute
+    WHERE type = 'pageview'
+    GROUP BY project_id, bucket, path
+    ORDER BY project_id, bucket, path
+    ON CONFLICT (project_id, bucket, path) DO UPDATE SET views = r.views + EXCLUDED.views
+    RETURNING 1
+),
+pages_hourly AS (
+    INSERT INTO page_rollups_1h AS r (project_id, bucket, path, views)
+    SELECT project_id, hour, path, count(*)
+    FROM minute
+    WHERE type = 'pageview'
+    GROUP BY project_id, hour, path
+    ORDER BY project_id, hour, path
+    ON CONFLICT (project_id, bucket, path) DO UPDATE SET views = r.views + EXCLUDED.views
     RETURNING 1
 ),
 users AS (
@@ -85,13 +128,41 @@ users AS (
     ORDER BY project_id, bucket, user_id
     ON CONFLICT DO NOTHING
     RETURNING 1
-)
+),
+registers AS (
+    SELECT project_id, hour, day, logsight_hll_register(user_id) AS register,
+           max(logsight_hll_rho(user_id)) AS rho
+    FROM minute
+    WHERE user_id IS NOT NULL
+    GROUP BY project_id, hour, day, register
+),
+sketch_hourly AS (
+    INSERT INTO user_sketches_1h AS s (project_id, bucket, register, rho)
+    SELECT project_id, hour, register, rho
+    FROM registers
+    ORDER BY project_id, hour, register
+    ON CONFLICT (project_id, bucket, register)
+    DO UPDATE SET rho = EXCLUDED.rho WHERE EXCLUDED.rho > s.rho
+    RETURNING 1
+),
+sketch_daily AS (
+    INSERT INTO user_sketches_1d AS s (project_id, bucket, register, rho)
+    SELECT project_id, day, register, max(rho)
+    FROM registers
+    GROUP BY project_id, day, register
+    ORDER BY project_id, day, register
+    ON CONFLICT (project_id, bucket, register)
+    DO UPDATE SET rho = EXCLUDED.rho WHERE EXCLUDED.rho > s.rho
+    RETURNING 1
+),{ISSUE_CTES}
 SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM counted),
-       (SELECT count(*) FROM users)
+       (SELECT count(*) FROM users), (SELECT count(*) FROM counted_hourly),
+       (SELECT count(*) FROM pages), (SELECT count(*) FROM pages_hourly),
+       (SELECT count(*) FROM sketch_hourly), (SELECT count(*) FROM sketch_daily)
 """
 
 _INSERT_EVENTS_ONLY = f"""
-WITH inserted AS ({_INSERT_EVENTS})
+WITH inserted AS ({_INSERT_EVENTS}),{ISSUE_CTES}
 SELECT (SELECT count(*) FROM inserted), 0, 0
 """
 
@@ -125,6 +196,8 @@ class EventRow:
     error: dict[str, Any] | None
     sdk: dict[str, Any] | None
     meta: dict[str, Any] | None
+    breadcrumbs: list[dict[str, Any]] | None = None
+    culprit: str | None = None
 
     def copy_values(self) -> tuple[Any, ...]:
         values: list[Any] = []
