@@ -421,3 +421,11 @@ def test_cover_splits_into_days_hours_and_minutes() -> None:
     no_days = cover(at("2026-11-18T22:30:00Z"), at("2026-11-21T01:10:00Z"), use_days=False)
     assert no_days.days == []
     assert no_days.hours == [(at("2026-11-18T23:00:00Z"), at("2026-11-21T01:00:00Z"))]
+
+
+def test_absurd_ranges_are_422_not_500(api: ApiCaller, tenant: Tenant) -> None:
+    for query in ("from=0001-01-01T00:00:00Z", "from=2020-01-01T00:00:00Z&to=9999-01-01T00:00:00Z"):
+        for path in ("/stats/summary", "/stats/timeseries"):
+            reply = api("GET", tenant.path(path), token=tenant.viewer.token, query=query)
+            assert reply.status == 422, (path, query, reply.body)
+            assert reply.error["field"] in ("query.from", "query.to")

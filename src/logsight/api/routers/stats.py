@@ -92,11 +92,28 @@ class SummaryPublic(TotalsPublic):
     change: ChangePublic = Field(description="Null where the previous period had none.")
 
 
+MAX_RANGE = timedelta(days=3660)
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
+
+
 def _range(from_: datetime | None, to: datetime | None, tz: ZoneInfo) -> tuple[datetime, datetime]:
     end = aware(to, tz) if to is not None else datetime.now(tz)
     start = aware(from_, tz) if from_ is not None else end - DEFAULT_RANGE
     if end <= start:
         raise ApiError(422, "invalid_field", "'to' must be after 'from'", "query.to")
+    # Nothing is kept longer than ten years; bounding the range also keeps the previous-period
+    # arithmetic of summaries within datetime's limits.
+    if end - start > MAX_RANGE:
+        raise ApiError(
+            422, "invalid_field", f"the range may span at most {MAX_RANGE.days} days", "query.from"
+        )
+    if start.year < EARLIEST_YEAR or end.year > LATEST_YEAR:
+        raise ApiError(
+            422,
+            "invalid_field",
+            f"times must lie between {EARLIEST_YEAR} and {LATEST_YEAR}",
+            "query.from" if start.year < EARLIEST_YEAR else "query.to",
+        )
     return start, end
 
 
