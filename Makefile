@@ -14,6 +14,7 @@ PYTHON := $(shell for p in python3.12 python3.13 $$HOME/.pyenv/versions/3.12*/bi
 	&& { command -v "$$p" || echo "$$p"; } && break; done)
 
 .PHONY: help install test-clients local test lint typecheck unit bench schema clean
+.PHONY: sdk sdk-test chromium
 
 help:
 	@echo "make local   run LogSight on this machine (installs what is missing)"
@@ -38,6 +39,26 @@ $(SENTRY_NODE)/node_modules/.installed: $(SENTRY_NODE)/package-lock.json
 install: $(VENV)/.installed
 test-clients: $(SENTRY_NODE)/node_modules/.installed
 
+# The browser snippet (sdk/): built into sdk/dist/, which the local runtime serves at /sdk/.
+# The build fails when a file outgrows sdk/size-budget.json (gzip bytes).
+SDK := sdk
+SDK_SOURCES := $(wildcard $(SDK)/src/*.ts) $(SDK)/build.mjs $(SDK)/size-budget.json $(SDK)/package.json
+$(SDK)/node_modules/.installed: $(SDK)/package-lock.json
+	cd $(SDK) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+$(SDK)/dist/logsight.js: $(SDK)/node_modules/.installed $(SDK_SOURCES)
+	cd $(SDK) && npm run --silent build
+sdk: $(SDK)/dist/logsight.js
+install: sdk
+# Type checks, unit tests (node's test runner) and the size budget.
+sdk-test: sdk
+	cd $(SDK) && npm test --silent && npm run --silent size
+
+# The browser tests drive Debian's Chromium (Playwright's own download is not used).
+chromium:
+	@command -v chromium >/dev/null || { test "$$(id -u)" = 0 || { echo "error: chromium missing: apt-get install chromium (as root)" >&2; exit 1; }; \
+		apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; }
+
 local: install
 	$(BIN)/logsight local
 
@@ -51,7 +72,7 @@ typecheck: install
 unit: install
 	$(BIN)/pytest -m "not slow"
 
-test: lint typecheck test-clients
+test: lint typecheck test-clients sdk-test chromium
 	$(BIN)/pytest
 
 bench: install

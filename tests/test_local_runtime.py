@@ -87,6 +87,26 @@ def test_ten_thousand_events_in_mixed_batches_are_all_stored_once(runtime: Local
     assert rolled == 10_000
 
 
+def test_first_start_prints_the_admin_once_and_the_api_serves_it(runtime: LocalLogSight) -> None:
+    log = runtime.log()
+    lines = [line for line in log.splitlines() if line.strip().startswith("admin ")]
+    assert len(lines) == 1
+    email, password = (part.strip() for part in lines[0].split(None, 1)[1].split(" / "))
+    assert email == "admin@localhost"
+    assert runtime.info["dsn"].endswith(f"@127.0.0.1:{runtime.port}/1")
+    with runtime.client() as client:
+        login = client.post("/api/auth/login", json={"email": email, "password": password})
+        assert login.status_code == 200, login.text
+        token = login.json()["access_token"]
+        projects = client.get("/api/projects", headers={"authorization": f"Bearer {token}"})
+        assert projects.status_code == 200
+        [project] = projects.json()["data"]
+        assert project["id"] == runtime.project_id
+        assert project["role"] == "owner"
+        assert project["dsn"] == runtime.info["dsn"]
+        assert client.get("/api/docs").status_code == 200
+
+
 def test_bad_requests_through_the_gateway(runtime: LocalLogSight) -> None:
     with runtime.client() as client:
         response = client.post("/v1/events", json={"name": "x"}, headers={"x-logsight-key": "nope"})
@@ -112,4 +132,6 @@ def test_a_restart_keeps_all_data(runtime: LocalLogSight) -> None:
     assert "Stopped." in runtime.log()
     runtime.start()
     assert (runtime.key, runtime.resolved_database_url) == (key, url)
+    # The admin's password is printed on the first start only.
+    assert sum(line.strip().startswith("admin ") for line in runtime.log().splitlines()) == 1
     assert wait_for_count(url, sql, 1) == 1

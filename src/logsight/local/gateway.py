@@ -12,6 +12,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -25,6 +26,10 @@ log = logging.getLogger(__name__)
 
 # API Gateway HTTP APIs refuse larger payloads before any function runs.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+
+# The browser snippet, built by `make sdk` into sdk/dist/ (on AWS it sits next to the dashboard).
+SDK_DIST = Path(__file__).resolve().parents[3] / "sdk" / "dist"
+SDK_FILES = {"/sdk/logsight.js": "logsight.js", "/sdk/logsight.mjs": "logsight.mjs"}
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -105,6 +110,8 @@ class Gateway:
         path: str = scope["path"]
         if path == "/health":
             return 200, {"content-type": "application/json"}, b'{"status":"ok"}'
+        if path in SDK_FILES:
+            return _sdk_file(SDK_FILES[path])
         route = self.route_for(path)
         if route is None:
             return _json(404, "not_found", f"no route for {path}")
@@ -133,6 +140,21 @@ class Gateway:
             log.exception("%s failed", route.spec.name)
             return _json(500, "internal_error", "Internal Server Error")
         return _to_http(result)
+
+
+def _sdk_file(name: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        body = (SDK_DIST / name).read_bytes()
+    except FileNotFoundError:
+        return _json(404, "not_found", f"{name} is not built: run `make sdk`")
+    headers = {
+        "content-type": "text/javascript; charset=utf-8",
+        # The URL carries no version: browsers may reuse it briefly, then must ask again.
+        "cache-control": "public, max-age=300",
+        # Any site may load it, and ES modules are fetched with CORS.
+        "access-control-allow-origin": "*",
+    }
+    return 200, headers, body
 
 
 def _to_http(result: Any) -> tuple[int, dict[str, str], bytes]:

@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 MAX_BATCH_PAYLOAD = 6 * 1024 * 1024 * 3 // 4
 MAX_BACKOFF_SECONDS = 30.0
 # A function that raises is retried after 1, 2, 4, 8... seconds. Every failure spends one of the
-# queue's deliveries (x-delivery-limit, 5 by default), so a fixed short pause would dead-letter
-# perfectly good messages within seconds of a database restart; doubling stretches the same
-# number of attempts over about 15 s before the limit, and waits longer still as an outage drags on.
+# queue's deliveries (x-delivery-limit, 5 redeliveries by default), so a fixed short pause would
+# dead-letter perfectly good messages within seconds of a database restart; doubling spreads
+# the default limit's six attempts over about 30 s, and waits longer still as an outage drags on.
 RETRY_DELAY_SECONDS = 1.0
 MAX_RETRY_DELAY_SECONDS = 60.0
 
@@ -48,6 +48,32 @@ class _Batch:
     messages: list[amqp.Message] = field(default_factory=list)
     size: int = 0
     started: float = 0.0
+
+    def add(self, message: amqp.Message) -> None:
+        if not self.messages:
+            self.started = time.monotonic()
+        self.messages.append(message)
+        self.size += len(message.body)
+
+    def full(self, max_count: int) -> bool:
+        return len(self.messages) >= max_count or self.size >= MAX_BATCH_PAYLOAD
+
+    def take(self, max_count: int) -> list[amqp.Message]:
+        """The oldest messages that fit one invocation; any others start the next batch.
+
+        More than fits can be waiting here: deliveries keep arriving while a failing function
+        is backed off, up to the prefetch count, whatever their size.
+        """
+        count = size = 0
+        for message in self.messages:
+            if count and (count >= max_count or size + len(message.body) > MAX_BATCH_PAYLOAD):
+                break
+            count += 1
+            size += len(message.body)
+        taken, self.messages = self.messages[:count], self.messages[count:]
+        self.size -= size
+        self.started = time.monotonic()
+        return taken
 
 
 class QueuePoller:
@@ -113,7 +139,10 @@ class QueuePoller:
 
     def _consume(self) -> None:
         handler = self._handler or self.function.load()
-        connection = connect(self.amqp_url, connect_timeout=5, heartbeat=30)
+        # Heartbeats are answered only between invocations, so the interval must outlast the
+        # longest one or the broker drops a connection whose batch is still being processed.
+        heartbeat = max(30, int(self.function.timeout_seconds))
+        connection = connect(self.amqp_url, connect_timeout=5, heartbeat=heartbeat)
         batch = _Batch()
         try:
             channel = connection.channel()
@@ -121,17 +150,11 @@ class QueuePoller:
             # Only a connection that got this far counts as recovered.
             self._connection_backoff = 1.0
 
-            def on_message(message: amqp.Message) -> None:
-                if not batch.messages:
-                    batch.started = time.monotonic()
-                batch.messages.append(message)
-                batch.size += len(message.body)
-
-            channel.basic_consume(self.queue, callback=on_message)
+            channel.basic_consume(self.queue, callback=batch.add)
             while not self._stop.is_set():
                 now = time.monotonic()
-                full = len(batch.messages) >= self.batch_size or batch.size >= MAX_BATCH_PAYLOAD
                 if batch.messages:
+                    full = batch.full(self.batch_size)
                     flush_at = now if full else batch.started + self.batch_window
                     wait = max(flush_at, self._retry_at) - now
                 else:
@@ -143,11 +166,9 @@ class QueuePoller:
                         connection.drain_events(timeout=min(wait, 1.0))
                 connection.heartbeat_tick()
                 now = time.monotonic()
-                full = len(batch.messages) >= self.batch_size or batch.size >= MAX_BATCH_PAYLOAD
                 due = batch.messages and now >= batch.started + self.batch_window
-                if (full or due) and now >= self._retry_at:
-                    self._invoke(channel, handler, batch.messages)
-                    batch.messages, batch.size = [], 0
+                if (due or batch.full(self.batch_size)) and now >= self._retry_at:
+                    self._invoke(channel, handler, batch.take(self.batch_size))
         finally:
             close_quietly(connection)
 

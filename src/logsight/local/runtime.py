@@ -23,9 +23,11 @@ from urllib.parse import urlsplit, urlunsplit
 import amqp
 import psycopg
 
+from logsight.auth.bootstrap import ensure_first_admin
 from logsight.config import Settings
 from logsight.local.embedded_postgres import EmbeddedPostgres
 from logsight.queue.topology import ensure_topology
+from logsight.sentry.service import dsn_for
 from logsight.storage.keys import create_key
 from logsight.storage.migrate import migrate
 from logsight.storage.projects import create_project, find_project
@@ -54,21 +56,39 @@ def resolve_database_url(settings: Settings, *, announce: bool = False) -> str:
     return url
 
 
-def default_project_key(database_url: str) -> tuple[str, str]:
-    """The default project's id and an active ingest key, creating them on first start."""
+@dataclass(frozen=True, slots=True)
+class FirstStart:
+    project_id: str
+    project_number: int
+    key: str
+    admin: tuple[str, str] | None  # (email, password) when the admin was created just now
+
+
+def first_start(database_url: str, settings: Settings) -> FirstStart:
+    """The default project, an active ingest key and the first admin, made when missing."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        project_id = find_project(conn, DEFAULT_PROJECT)
-        if project_id is None:
-            created = create_project(conn, DEFAULT_PROJECT)
-            return str(created.id), created.public_key
-        row = conn.execute(
-            "SELECT public_key FROM ingest_keys WHERE project_id = %s AND revoked_at IS NULL"
-            " ORDER BY created_at LIMIT 1",
-            (project_id,),
-        ).fetchone()
-        if row is None:
-            return str(project_id), create_key(conn, project_id, label="default")
-        return str(project_id), str(row[0])
+        project_id, key = _default_project_key(conn, settings)
+        admin = ensure_first_admin(conn, settings)
+        row = conn.execute("SELECT number FROM projects WHERE id = %s", (project_id,)).fetchone()
+    assert row is not None
+    return FirstStart(project_id, int(row[0]), key, admin)
+
+
+def _default_project_key(conn: psycopg.Connection, settings: Settings) -> tuple[str, str]:
+    project_id = find_project(conn, DEFAULT_PROJECT)
+    if project_id is None:
+        created = create_project(
+            conn, DEFAULT_PROJECT, retention_days=settings.default_retention_days
+        )
+        return str(created.id), created.public_key
+    row = conn.execute(
+        "SELECT public_key FROM ingest_keys WHERE project_id = %s AND revoked_at IS NULL"
+        " ORDER BY created_at LIMIT 1",
+        (project_id,),
+    ).fetchone()
+    if row is None:
+        return str(project_id), create_key(conn, project_id, label="default")
+    return str(project_id), str(row[0])
 
 
 @dataclass
@@ -135,10 +155,13 @@ class Supervisor:
 
     def run(self) -> int:
         database_url = self.prepare()
-        project_id, key = default_project_key(database_url)
+        start = first_start(database_url, self.settings)
+        base = f"http://{self.settings.host}:{self.settings.port}"
         env = {
             **os.environ,
             "LOGSIGHT_DATABASE_URL": database_url,
+            # DSNs and snippets the API hands out point here unless told otherwise.
+            "LOGSIGHT_PUBLIC_URL": os.environ.get("LOGSIGHT_PUBLIC_URL", base),
             "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
         }
@@ -147,17 +170,31 @@ class Supervisor:
             self.children.append(Child(name, argv, env))
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: self.stop.set())
-        for child in self.children:
-            child.start()
-            say(f"  {child.name:<10} started (pid {child.pid})")
-        base = f"http://{self.settings.host}:{self.settings.port}"
-        self._wait_for_gateway(base)
+        # From the first child on, every way out goes through the shutdown: a gateway that cannot
+        # start must not leave the processor and the scheduler running on their own.
+        try:
+            for child in self.children:
+                child.start()
+                say(f"  {child.name:<10} started (pid {child.pid})")
+            self._wait_for_gateway(base)
+            self._announce(base, start, database_url)
+            self._supervise()
+        finally:
+            self._shutdown()
+        return 0
+
+    def _announce(self, base: str, start: FirstStart, database_url: str) -> None:
+        key, project_id = start.key, start.project_id
+        public = os.environ.get("LOGSIGHT_PUBLIC_URL", base)
+        dsn = dsn_for(key, public, start.project_number)
         self.info = {
             "pid": os.getpid(),
             "gateway_url": base,
             "ingest_url": f"{base}/v1/events",
+            "api_url": f"{base}/api",
             "project_id": project_id,
             "ingest_key": key,
+            "dsn": dsn,
             "database_url": database_url,
             "amqp_url": _mask(self.settings.amqp_url),
             "processes": {},
@@ -166,8 +203,15 @@ class Supervisor:
         say("")
         say(f"LogSight is running at {base}")
         say(f"  ingest     POST {base}/v1/events")
+        say(f"  api        {base}/api (docs at {base}/api/docs)")
+        say(f"  snippet    {base}/sdk/logsight.js")
         say(f"  project    {DEFAULT_PROJECT} ({project_id})")
         say(f"  key        {key}")
+        say(f"  dsn        {dsn}  (for Sentry SDKs)")
+        if start.admin is not None:
+            email, password = start.admin
+            say(f"  admin      {email} / {password}")
+            say("             (shown this once: sign in at POST /api/auth/login, then change it)")
         say(f"  details    {self.data_dir / RUNTIME_FILE}")
         say("")
         say("Send a test event:")
@@ -178,11 +222,6 @@ class Supervisor:
         )
         say("")
         say("Press Ctrl-C to stop.")
-        try:
-            self._supervise()
-        finally:
-            self._shutdown()
-        return 0
 
     def _wait_for_gateway(self, base: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -198,6 +237,8 @@ class Supervisor:
             if not gateway.alive():
                 raise SystemExit(f"error: the gateway exited; is port {self.settings.port} free?")
             time.sleep(0.1)
+        if not self.stop.is_set():
+            raise SystemExit(f"error: the gateway did not answer on {base} within {timeout:.0f}s")
 
     def _write_info(self) -> None:
         self.info["processes"] = {c.name: c.pid for c in self.children}

@@ -43,9 +43,11 @@ def vhost_of(url: str) -> str:
 def close_quietly(connection: amqp.Connection, timeout: float = 1.0) -> None:
     """Close within ``timeout`` even if the broker never answers close-ok."""
     with contextlib.suppress(Exception):
-        sock = connection.transport.sock if connection.transport else None
-        if sock is not None:
-            sock.settimeout(timeout)
-        connection.close()
+        # Only a live connection may be touched: py-amqp answers `.transport` on a connection
+        # the broker already closed by opening a brand-new one (a handshake to a broker that
+        # may be down or hanging), just for us to close it again.
+        if connection.connected:
+            connection.transport.sock.settimeout(timeout)
+            connection.close()
     with contextlib.suppress(Exception):
         connection.collect()
