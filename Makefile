@@ -66,7 +66,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: install
+typecheck: install typecheck-infra
 	$(BIN)/mypy
 
 unit: install
@@ -83,3 +83,32 @@ schema: install
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache
+
+# ---- AWS (infra/): Lambda assets, offline synth, LocalStack -----------------------------------
+.PHONY: build synth typecheck-infra localstack-deploy localstack-down
+
+# One zip per function from manylinux arm64 wheels (no Docker); rebuilt only when sources or
+# locks change. Prints each asset's size against its budget.
+build: install
+	$(BIN)/python -m infra.build
+
+# The CloudFormation template, offline and without credentials (STAGE=dev|prod).
+STAGE ?= dev
+synth: build
+	rm -rf cdk.out
+	CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON='{"stage": "$(STAGE)"}' $(BIN)/python app.py
+	@echo "template: cdk.out/LogSight-$(STAGE).template.json"
+
+# mypy --strict over the CDK app (infra/ is outside the package mypy checks by default).
+typecheck-infra: install
+	$(BIN)/mypy --strict --exclude 'infra/build/' infra app.py
+
+# Needs Docker. cdklocal is aws-cdk-local (npm) wrapping the CDK CLI, pinned here.
+CDKLOCAL := npx --yes -p aws-cdk@2.1148.1 -p aws-cdk-local@3.0.4 cdklocal
+localstack-deploy: build
+	docker compose -f localstack/docker-compose.yml up -d --wait
+	AWS_DEFAULT_REGION=us-east-1 $(CDKLOCAL) bootstrap -c localstack=true
+	AWS_DEFAULT_REGION=us-east-1 $(CDKLOCAL) deploy -c localstack=true --require-approval never
+
+localstack-down:
+	docker compose -f localstack/docker-compose.yml down -v

@@ -23,6 +23,14 @@ class Settings(BaseSettings):
         default="amqp://guest:guest@127.0.0.1:5672/%2F",
         description="RabbitMQ / Amazon MQ URL (amqps:// on AWS).",
     )
+    database_url_secret_arn: str | None = Field(
+        default=None,
+        description="Secrets Manager secret holding the database URL (AWS); fills DATABASE_URL.",
+    )
+    amqp_secret_arn: str | None = Field(
+        default=None,
+        description="Secrets Manager secret with the broker's username and password (AWS).",
+    )
     data_dir: Path = Field(
         default=Path(".logsight"),
         description="Local runtime state: embedded PostgreSQL, runtime.json.",
@@ -168,4 +176,11 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    settings = Settings()
+    if settings.database_url_secret_arn or settings.amqp_secret_arn:
+        # Deferred: boto3 is loaded only where secrets are actually read (AWS), keeping the
+        # ingest cold start and the local runtime free of it.
+        from logsight.aws_secrets import resolve_secrets
+
+        settings = resolve_secrets(settings)
+    return settings

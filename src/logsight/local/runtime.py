@@ -27,7 +27,7 @@ from logsight.auth.bootstrap import ensure_first_admin
 from logsight.config import Settings
 from logsight.local.embedded_postgres import EmbeddedPostgres
 from logsight.queue.topology import ensure_topology
-from logsight.sentry.service import dsn_for
+from logsight.sentry.dsn import dsn_for
 from logsight.storage.keys import create_key
 from logsight.storage.migrate import migrate
 from logsight.storage.projects import create_project, find_project

@@ -156,9 +156,3 @@ class SentryIngest:
             accepted_events=len(accepted),
             rejected_events=len(rejected),
         )
-
-
-def dsn_for(public_key: str, base_url: str, project_number: int) -> str:
-    """The DSN a Sentry SDK is configured with to send to this project."""
-    scheme, _, rest = base_url.rstrip("/").partition("://")
-    return f"{scheme}://{public_key}@{rest}/{project_number}"

@@ -13,7 +13,7 @@ from logsight.api.deps import ClientIp, CurrentAccess, Services
 from logsight.api.errors import ERROR_RESPONSES
 from logsight.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
 from logsight.errors import ApiError
-from logsight.sentry.service import dsn_for
+from logsight.sentry.dsn import dsn_for
 from logsight.storage.keys import create_key
 from logsight.storage.projects import slugify
 from logsight.tenancy import audit

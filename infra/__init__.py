@@ -1,0 +1,1 @@
+"""The LogSight CDK app: one construct per capability, composed by ``infra.stack``."""

@@ -1,0 +1,145 @@
+"""The four application functions and the deploy step: assets, roles, logs, settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.build import FUNCTIONS, asset_paths
+from infra.config import StageConfig
+
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+ARCHITECTURE = lambda_.Architecture.ARM_64
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    name: str
+    memory_mb: int
+    timeout_seconds: int
+    in_vpc: bool
+    description: str
+
+
+# Timeouts follow the local runtime (logsight.local.functions) where it has one; API Gateway
+# stops waiting at 30 s, so the HTTP functions stay below that.
+SPECS = {
+    "ingest": FunctionSpec("ingest", 512, 10, True, "HTTP → validated events → RabbitMQ"),
+    "processor": FunctionSpec("processor", 1024, 120, False, "Amazon MQ batches → TimescaleDB"),
+    "api": FunctionSpec("api", 1024, 29, False, "FastAPI: projects, keys, events, auth"),
+    "alerts": FunctionSpec("alerts", 512, 60, False, "Scheduled: alert rules, maintenance"),
+    "deploy": FunctionSpec("deploy", 512, 300, True, "Deploy step: migrations and topology"),
+}
+
+
+class Functions(Construct):
+    """One role per function, holding only what that function does; log groups created here
+    (so their retention and removal are ours and the role can be scoped to them)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: StageConfig,
+        environment: dict[str, str],
+        vpc: ec2.IVpc | None,
+        subnets: ec2.SubnetSelection | None,
+        security_group: ec2.ISecurityGroup | None,
+    ) -> None:
+        super().__init__(scope, id)
+        removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
+        self.functions: dict[str, lambda_.Function] = {}
+        self.roles: dict[str, iam.Role] = {}
+        for name, spec in SPECS.items():
+            log_group = logs.LogGroup(
+                self,
+                f"{name.title()}Logs",
+                log_group_name=f"/aws/lambda/logsight-{config.stage}-{name}",
+                retention=retention_days(config.log_retention_days),
+                removal_policy=removal,
+            )
+            role = iam.Role(
+                self,
+                f"{name.title()}Role",
+                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                description=f"LogSight {name} function",
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[log_group.log_group_arn],
+                )
+            )
+            in_vpc = spec.in_vpc and vpc is not None
+            if in_vpc:
+                # What AWSLambdaVPCAccessExecutionRole grants, minus its logs:* on every group.
+                # EC2 has no resource-level permissions for these Describe calls, and the ENI
+                # ids do not exist before Lambda creates them.
+                role.add_to_policy(
+                    iam.PolicyStatement(
+                        actions=[
+                            "ec2:CreateNetworkInterface",
+                            "ec2:DescribeNetworkInterfaces",
+                            "ec2:DescribeSubnets",
+                            "ec2:DeleteNetworkInterface",
+                            "ec2:AssignPrivateIpAddresses",
+                            "ec2:UnassignPrivateIpAddresses",
+                        ],
+                        resources=["*"],
+                    )
+                )
+            fn_env = {
+                **environment,
+                "POWERTOOLS_SERVICE_NAME": name,
+                "POWERTOOLS_METRICS_NAMESPACE": "LogSight",
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+            }
+            zip_path = asset_paths(name, "arm64")[1]
+            function = lambda_.Function(
+                self,
+                name.title(),
+                function_name=f"logsight-{config.stage}-{name}",
+                description=spec.description,
+                runtime=RUNTIME,
+                architecture=ARCHITECTURE,
+                handler=FUNCTIONS[name].handler,
+                code=lambda_.Code.from_asset(str(zip_path)),
+                memory_size=spec.memory_mb,
+                timeout=Duration.seconds(spec.timeout_seconds),
+                role=role,
+                log_group=log_group,
+                environment=fn_env,
+                reserved_concurrent_executions=config.ingest_reserved_concurrency
+                if name == "ingest"
+                else None,
+                vpc=vpc if in_vpc else None,
+                vpc_subnets=subnets if in_vpc else None,
+                security_groups=[security_group] if in_vpc and security_group else None,
+                # Scheduled and custom-resource invocations are not to be retried blindly.
+                retry_attempts=0 if name in ("alerts", "deploy") else None,
+            )
+            self.functions[name] = function
+            self.roles[name] = role
+
+
+_RETENTION = {
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+}
+
+
+def retention_days(days: int) -> logs.RetentionDays:
+    if days not in _RETENTION:
+        raise ValueError(f"logRetentionDays must be one of {sorted(_RETENTION)}")
+    return _RETENTION[days]

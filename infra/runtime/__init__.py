@@ -1,0 +1,1 @@
+"""Code that runs on AWS but belongs to the deployment, not to the application."""

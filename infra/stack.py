@@ -1,0 +1,284 @@
+"""The LogSight stack: the capabilities composed, and the cdk-nag suppressions, each justified."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Acknowledgment, CfnOutput, RemovalPolicy, SecretValue, Stack, Validations
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct, IConstruct, IDependable
+
+from infra.broker import Broker
+from infra.config import StageConfig
+from infra.delivery import Delivery
+from infra.deploy_step import DeployStep
+from infra.functions import Functions
+from infra.http_api import HttpApi
+from infra.monitoring import Monitoring
+from infra.network import Network
+from infra.schedules import Schedules
+from infra.web_hosting import WebHosting
+
+
+class LogSightStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, config: StageConfig, **kwargs: Any) -> None:
+        super().__init__(scope, id, description=f"LogSight ({config.stage})", **kwargs)
+        self.config = config
+        removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
+
+        # Secrets. The database URL is created by the operator before the first deploy (it is
+        # external and the deploy step migrates it); the others belong to the stack.
+        database = secretsmanager.Secret.from_secret_name_v2(
+            self, "DatabaseUrl", config.database_secret
+        )
+        # The api keeps its key ring here and starts from an empty one ("{}": not a secret).
+        signing_keys = secretsmanager.Secret(
+            self,
+            "SigningKeys",
+            description="LogSight built-in issuer's JWT signing keys (managed by the api)",
+            secret_string_value=SecretValue.unsafe_plain_text("{}"),
+            removal_policy=removal,
+        )
+        notifications = secretsmanager.Secret(
+            self,
+            "Notifications",
+            description="LogSight alert channels: Slack/webhook URLs, PagerDuty keys (JSON)",
+            secret_string_value=SecretValue.unsafe_plain_text("{}"),
+            removal_policy=removal,
+        )
+
+        network = None if config.localstack else Network(self, "Network", config=config)
+        broker = None if network is None else Broker(self, "Broker", config=config, vpc=network.vpc)
+
+        # Settings every function reads; the broker's and auth's go only where they are used
+        # (get_settings resolves every *_SECRET_ARN it is given, which needs read access).
+        environment = {
+            "LOGSIGHT_DATABASE_URL_SECRET_ARN": database.secret_arn,
+            "LOGSIGHT_SHARDS": str(config.shards),
+        }
+        broker_environment = (
+            {
+                "LOGSIGHT_AMQP_URL": broker.amqp_url,
+                "LOGSIGHT_AMQP_SECRET_ARN": broker.secret.secret_arn,
+            }
+            if broker is not None
+            else {"LOGSIGHT_AMQP_URL": config.localstack_amqp_url}
+        )
+        auth_environment = {"LOGSIGHT_BUILTIN_AUTH": str(config.builtin_auth).lower()}
+        for key, value in (
+            ("LOGSIGHT_CLERK_ISSUER_URL", config.clerk_issuer_url),
+            ("LOGSIGHT_OIDC_ISSUER_URL", config.oidc_issuer_url),
+            ("LOGSIGHT_OIDC_AUDIENCE", config.oidc_audience),
+        ):
+            if value:
+                auth_environment[key] = value
+
+        functions = Functions(
+            self,
+            "Functions",
+            config=config,
+            environment=environment,
+            vpc=network.vpc if network else None,
+            subnets=network.private_subnets if network else None,
+            security_group=network.function_sg if network else None,
+        )
+        fns, roles = functions.functions, functions.roles
+        if broker is not None and network is not None:
+            broker.allow_from(network.function_sg)
+
+        for name in ("ingest", "deploy"):
+            for key, value in broker_environment.items():
+                fns[name].add_environment(key, value)
+        for key, value in auth_environment.items():
+            fns["api"].add_environment(key, value)
+
+        # Least privilege, per function.
+        for name in fns:
+            database.grant_read(roles[name])
+        if broker is not None:
+            for name in ("ingest", "deploy"):
+                broker.secret.grant_read(roles[name])
+        signing_keys.grant_read(roles["api"])
+        signing_keys.grant_write(roles["api"])
+        fns["api"].add_environment("LOGSIGHT_SIGNING_KEY_SECRET_ARN", signing_keys.secret_arn)
+        notifications.grant_read(roles["alerts"])
+        fns["alerts"].add_environment("LOGSIGHT_NOTIFICATIONS_SECRET_ARN", notifications.secret_arn)
+
+        http = HttpApi(self, "Http", config=config, ingest=fns["ingest"], api=fns["api"])
+        self.http_api = http
+
+        web = None
+        if not config.localstack:
+            web = WebHosting(self, "Web", config=config, api_endpoint=http.endpoint)
+        public_url = config.public_url or (web.url if web else http.endpoint)
+        # DSNs and snippets point at the single public origin.
+        for name in ("ingest", "api", "alerts"):
+            fns[name].add_environment("LOGSIGHT_PUBLIC_URL", public_url)
+
+        deploy_after: list[IDependable] = [broker.broker] if broker else []
+        if network is not None:
+            deploy_after.append(network.vpc.internet_connectivity_established)
+        deploy = DeployStep(
+            self,
+            "DeployStep",
+            function=fns["deploy"],
+            shards=config.shards,
+            after=deploy_after,
+        )
+
+        delivery = None
+        if broker is not None:
+            delivery = Delivery(
+                self,
+                "Delivery",
+                config=config,
+                broker_arn=broker.broker.attr_arn,
+                broker_secret=broker.secret,
+                processor=fns["processor"],
+                processor_role=roles["processor"],
+            )
+            # The queues exist only once the deploy step has declared them.
+            for mapping in delivery.mappings:
+                mapping.node.add_dependency(deploy.resource)
+
+        Schedules(self, "Schedules", config=config, alerts=fns["alerts"])
+        Monitoring(
+            self,
+            "Monitoring",
+            config=config,
+            functions=dict(fns),
+            broker_name=broker.name if broker else None,
+        )
+
+        if config.localstack:
+            # LocalStack's community edition has no HTTP API v2: function URLs stand in.
+            for name in ("ingest", "api"):
+                url = fns[name].add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
+                CfnOutput(self, f"{name.title()}FunctionUrl", value=url.url)
+
+        CfnOutput(self, "PublicUrl", value=public_url, description="Snippet, DSNs, dashboard")
+        CfnOutput(self, "HttpApiUrl", value=http.endpoint)
+        CfnOutput(self, "DatabaseSecretName", value=config.database_secret)
+        if broker is not None:
+            CfnOutput(self, "BrokerName", value=broker.name)
+
+        if self.node.try_get_context("nagAcknowledge") != "off":
+            self._acknowledge(
+                secrets=[signing_keys, notifications, *([broker.secret] if broker else [])],
+                functions=functions,
+                delivery_policy=delivery.policy if delivery is not None else None,
+                http=http,
+                web=web,
+                endpoints=network.interface_endpoints if network else [],
+            )
+
+    def _acknowledge(
+        self,
+        *,
+        secrets: list[secretsmanager.Secret],
+        functions: Functions,
+        delivery_policy: iam.Policy | None,
+        http: HttpApi,
+        web: WebHosting | None,
+        endpoints: list[ec2.InterfaceVpcEndpoint],
+    ) -> None:
+        """cdk-nag (AwsSolutions) findings accepted on purpose, each on its construct, each with
+        its reason. Anything else fails the synth."""
+
+        def ack(construct: IConstruct, rule: str, reason: str) -> None:
+            Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))
+
+        for secret in secrets:
+            ack(
+                secret,
+                "AwsSolutions-SMG4",
+                "No Secrets Manager rotation: the broker password is the broker user's (rotating "
+                "it needs a broker update and a restart of the mappings); the signing key ring "
+                "is rotated by the api itself (LOGSIGHT_SIGNING_KEY_ROTATION_DAYS); alert "
+                "channels are rotated by their owners.",
+            )
+        for endpoint in endpoints:
+            ack(
+                endpoint,
+                "AwsSolutions-EC23",
+                "The rule cannot read the intrinsic: the endpoint admits 443 from the VPC's own "
+                "CIDR (CDK's default for interface endpoints), not from 0.0.0.0/0.",
+            )
+        eni_reason = (
+            "EC2 ENI actions for a function in the VPC / an Amazon MQ event source mapping: "
+            "EC2 supports no resource-level permissions for Describe* and the ENIs do not "
+            "exist before Lambda creates them. Every other statement names its resource."
+        )
+        for name, spec_in_vpc in (("ingest", True), ("deploy", True)):
+            if spec_in_vpc and functions.functions[name].is_bound_to_vpc:
+                ack(functions.roles[name], "AwsSolutions-IAM5[Resource::*]", eni_reason)
+        if delivery_policy is not None:
+            ack(delivery_policy, "AwsSolutions-IAM5[Resource::*]", eni_reason)
+        for function in functions.functions.values():
+            ack(
+                function,
+                "AwsSolutions-L1",
+                "Python 3.12 on purpose: the wheels in the assets are built for cp312 and the "
+                "local runtime and CI run 3.12; moving is a deliberate upgrade.",
+            )
+        ack(
+            http.api,
+            "AwsSolutions-APIG4",
+            "Authorization happens in the functions: ingest checks the project's ingest key (or "
+            "Sentry key), the api verifies JWTs and API tokens; the routes are public by design.",
+        )
+        if web is None:
+            return
+        ack(
+            web.bucket,
+            "AwsSolutions-S1",
+            "Static files only, read solely by CloudFront; the HTTP API access log records the "
+            "dynamic traffic.",
+        )
+        distribution_reasons = {
+            "AwsSolutions-CFR1": "Clients send from anywhere; no geographic restriction.",
+            "AwsSolutions-CFR2": "No WAF by default (a web ACL costs ~$6/month plus requests); "
+            "ingest limits and API throttling apply. docs/deploy.md shows how to add one.",
+            "AwsSolutions-CFR3": "The HTTP API access log covers dynamic requests; no separate "
+            "CloudFront log bucket for a placeholder page and static files.",
+            "AwsSolutions-CFR4": "The default *.cloudfront.net certificate cannot enforce TLS "
+            "1.2; minimum_protocol_version applies once a custom domain is configured.",
+        }
+        for rule, reason in distribution_reasons.items():
+            ack(web.distribution, rule, reason)
+        # CDK's BucketDeployment handler (a stack-level singleton): its runtime, managed policy
+        # and wildcard grants are CDK's, scoped to the CDK asset bucket and the site bucket.
+        for child in self.node.children:
+            if child.node.id.startswith("Custom::CDKBucketDeployment"):
+                ack(child, "AwsSolutions-L1", "CDK's BucketDeployment handler picks its runtime.")
+                ack(
+                    child,
+                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                    "service-role/AWSLambdaBasicExecutionRole]",
+                    "CDK's BucketDeployment handler role; only logs.",
+                )
+                for finding in (
+                    "Action::s3:GetObject*",
+                    "Action::s3:GetBucket*",
+                    "Action::s3:List*",
+                    "Action::s3:DeleteObject*",
+                    "Action::s3:Abort*",
+                    "Resource::*",  # cloudfront:CreateInvalidation/GetInvalidation, CDK's grant
+                    "Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-"
+                    "<AWS::AccountId>-<AWS::Region>/*",
+                    f"Resource::<{self.get_logical_id(web.bucket.node.default_child)}.Arn>/*",  # type: ignore[arg-type]
+                ):
+                    ack(
+                        child,
+                        f"AwsSolutions-IAM5[{finding}]",
+                        "CDK's BucketDeployment grants: read the CDK asset bucket, write the "
+                        "site bucket's objects, invalidate the placeholder in CloudFront.",
+                    )
+
+
+def role_statements(role: iam.Role) -> list[Any]:
+    """The role's inline statements (tests)."""
+    return [s.to_json() for s in role.node.find_all() if isinstance(s, iam.PolicyStatement)]
