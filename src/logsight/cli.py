@@ -146,6 +146,19 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dead_letters_replay(args: argparse.Namespace) -> int:
+    from logsight.queue.replay import replay
+
+    settings = _settings()
+    with psycopg.connect(_database_url(settings), autocommit=True) as conn:
+        project = _project_id(conn, args.project) if args.project else None
+        result = replay(
+            conn, settings, project_id=project, ids=args.id or None, all_reasons=args.all
+        )
+    print(f"replayed {result.replayed}, skipped {result.skipped} that are not LogSight messages")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from logsight.event_schema import write_schema
 
@@ -224,6 +237,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--organization", metavar="SLUG", help="organization to join (created when missing)"
     )
     user_create.set_defaults(func=cmd_user_create)
+
+    letters = sub.add_parser("dead-letters", help="messages that could not be processed")
+    letters_sub = letters.add_subparsers(dest="action", required=True)
+    replay = letters_sub.add_parser(
+        "replay", help="send dead letters back through the queue (after fixing the cause)"
+    )
+    replay.add_argument("--project", help="only this project (id or slug)")
+    replay.add_argument(
+        "--id", type=int, action="append", help="only this dead letter (repeatable)"
+    )
+    replay.add_argument(
+        "--all",
+        action="store_true",
+        help="any reason, not only the exceeded delivery limit (those may well fail again)",
+    )
+    replay.set_defaults(func=cmd_dead_letters_replay)
 
     local = sub.add_parser("local", help="run LogSight on this machine")
     local.add_argument(

@@ -50,7 +50,11 @@ def record(conn: psycopg.Connection, letters: list[DeadLetter]) -> None:
         cur.executemany(
             "INSERT INTO dead_letters"
             " (digest, project_id, source, message_id, reason, raw, details)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (digest) DO NOTHING",
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            # The same bytes failing again (after a replay) are news: say so, keep one row.
+            " ON CONFLICT (digest) DO UPDATE SET reason = EXCLUDED.reason,"
+            " details = EXCLUDED.details, replayed_at = NULL"
+            " WHERE dead_letters.replayed_at IS NOT NULL",
             [
                 (
                     hashlib.sha256(letter.record.raw).digest(),
