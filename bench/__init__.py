@@ -1,0 +1,1 @@
+"""LogSight benchmarks: ``make bench`` (``python -m bench.run``) writes docs/benchmarks.md."""

@@ -1,0 +1,258 @@
+"""Running the real ``logsight local`` as a subprocess (the approach of tests/support/runtime.py),
+and reading the memory of its whole process tree from /proc."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from bench.common import PYTHON, REPO, log
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bench_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """The inherited environment without any LOGSIGHT_ setting of the caller's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOGSIGHT_")}
+    env.update(overrides or {})
+    return env
+
+
+class LocalRuntime:
+    """``python -m logsight.cli local`` with its own data dir and port, on the bench's DB/vhost."""
+
+    def __init__(self, *, amqp_url: str, database_url: str, env: dict[str, str] | None = None):
+        self.amqp_url = amqp_url
+        self.database_url = database_url
+        self.data_dir = Path(tempfile.mkdtemp(prefix="logsight-bench-"))
+        self.port = free_port()
+        self.extra_env = env or {}
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = self.data_dir / "supervisor.log"
+        self.info: dict[str, Any] = {}
+
+    def env(self) -> dict[str, str]:
+        return bench_env(
+            {
+                "LOGSIGHT_AMQP_URL": self.amqp_url,
+                "LOGSIGHT_DATABASE_URL": self.database_url,
+                "LOGSIGHT_DATA_DIR": str(self.data_dir),
+                "LOGSIGHT_PORT": str(self.port),
+                "LOGSIGHT_TIMESCALE": "auto",
+                # Maintenance would run DDL in the middle of a measurement; once an hour is the
+                # default, keep it out of the way explicitly.
+                "LOGSIGHT_MAINTENANCE_INTERVAL_SECONDS": "3600",
+                **self.extra_env,
+            }
+        )
+
+    def start(self, timeout: float = 90) -> LocalRuntime:
+        runtime_file = self.data_dir / "runtime.json"
+        with self.log_path.open("ab") as out:
+            self.process = subprocess.Popen(
+                [PYTHON, "-m", "logsight.cli", "local"],
+                env=self.env(),
+                cwd=REPO,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"logsight local exited:\n{self.log()}")
+            if runtime_file.exists():
+                with contextlib.suppress(json.JSONDecodeError):
+                    self.info = json.loads(runtime_file.read_text())
+                    log(f"logsight local up on {self.url} (pids {self.info['processes']})")
+                    return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"logsight local did not start in {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""
+
+    @property
+    def url(self) -> str:
+        return str(self.info["gateway_url"])
+
+    @property
+    def key(self) -> str:
+        return str(self.info["ingest_key"])
+
+    @property
+    def project_id(self) -> str:
+        return str(self.info["project_id"])
+
+    def pid_of(self, component: str) -> int:
+        return int(self.info["processes"][component])
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:  # noqa: S310
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def stop(self, timeout: float = 30) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def __enter__(self) -> LocalRuntime:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.cleanup()
+
+
+# -- memory --------------------------------------------------------------------------------------
+
+
+def _children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rpartition(")")[2].split()
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    return children
+
+
+def process_tree(root: int) -> list[int]:
+    children = _children_map()
+    found: list[int] = []
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def _smaps_rollup(pid: int) -> dict[str, int]:
+    """kB values of /proc/PID/smaps_rollup (Rss, Pss, ...)."""
+    values: dict[str, int] = {}
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                values[parts[0].rstrip(":")] = int(parts[1])
+    return values
+
+
+def _comm(pid: int) -> str:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    words = [w.decode(errors="replace") for w in cmdline if w]
+    if "local" in words:
+        rest = words[words.index("local") + 1 :]
+        return rest[0] if rest else "supervisor"
+    return Path(words[0]).name if words else "?"
+
+
+@dataclass(frozen=True)
+class MemorySample:
+    pss_mb: float
+    rss_mb: float
+    per_process: dict[str, float]  # name → PSS MB
+
+
+def tree_memory(root: int) -> MemorySample:
+    pss = rss = 0
+    per: dict[str, float] = {}
+    for pid in process_tree(root):
+        values = _smaps_rollup(pid)
+        pss += values.get("Pss", 0)
+        rss += values.get("Rss", 0)
+        name = _comm(pid)
+        per[name] = per.get(name, 0.0) + values.get("Pss", 0) / 1024
+    return MemorySample(pss / 1024, rss / 1024, per)
+
+
+class MemorySampler(threading.Thread):
+    """Samples the PSS of a process tree every ``interval`` seconds; keeps the peak."""
+
+    def __init__(self, root: int, interval: float = 0.5) -> None:
+        super().__init__(name="memory-sampler", daemon=True)
+        self.root, self.interval = root, interval
+        self.peak: MemorySample | None = None
+        self.samples = 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            sample = tree_memory(self.root)
+            self.samples += 1
+            if self.peak is None or sample.pss_mb > self.peak.pss_mb:
+                self.peak = sample
+
+    def stop(self) -> MemorySample | None:
+        self._stop_event.set()
+        self.join(5)
+        return self.peak
+
+
+def queue_depth(amqp_url: str, queues: list[str]) -> int:
+    """Messages ready in ``queues`` (passive declares; unacknowledged ones are not counted)."""
+    import pika
+
+    params = pika.URLParameters(amqp_url)
+    params.heartbeat = 0
+    with pika.BlockingConnection(params) as connection:
+        channel = connection.channel()
+        return sum(channel.queue_declare(q, passive=True).method.message_count for q in queues)
+
+
+def wait_for_empty_queues(amqp_url: str, queues: list[str], timeout: float = 120) -> float:
+    """Wait until the runtime's processor has taken everything; returns the seconds waited."""
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        if queue_depth(amqp_url, queues) == 0:
+            # The last batch may still be in the processor's hands: one more batch window.
+            time.sleep(1.0)
+            return time.monotonic() - began
+        time.sleep(0.25)
+    log(f"queues not empty after {timeout:.0f}s; continuing")
+    return time.monotonic() - began
