@@ -13,7 +13,7 @@ PYTHON := $(shell for p in python3.12 python3.13 $$HOME/.pyenv/versions/3.12*/bi
 	"$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 \
 	&& { command -v "$$p" || echo "$$p"; } && break; done)
 
-.PHONY: help install test-clients local test lint typecheck unit bench schema clean
+.PHONY: help install test-clients local test lint typecheck unit bench bench-api schema clean
 .PHONY: sdk sdk-test chromium
 
 help:
@@ -77,6 +77,9 @@ test: lint typecheck test-clients sdk-test chromium
 
 bench: install
 	$(BIN)/python -m bench.run
+
+bench-api: install
+	$(BIN)/python -m bench.api_queries
 
 schema: install
 	$(BIN)/logsight schema

@@ -9,7 +9,7 @@ set-based from the loaded rows with the same grains and keys the processor maint
 query is the one the API runs (the functions in ``logsight.query`` inside ``read_only``), timed
 warm over repeated runs; each also gets an EXPLAIN (ANALYZE, BUFFERS) summary.
 
-Prints a Markdown section and writes it to bench/results/api_queries.md.
+Prints a Markdown section and writes it to docs/benchmarks-api.md.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from logsight.storage.migrate import migrate
 from logsight.storage.partitions import PartitionManager
 from logsight.storage.projects import create_project
 
-RESULTS = REPO / "bench" / "results" / "api_queries.md"
+RESULTS = REPO / "docs" / "benchmarks-api.md"
 USERS = 50_000
 ROLLUP_RELATIONS = (
     "event_rollups_1m",

@@ -513,6 +513,11 @@ def render(state: State, plan: Plan) -> str:
         f"{cpu_count()} cores with the gateway, the processor, RabbitMQ and PostgreSQL**; the "
         "CPU tables below show how much each took.",
         "",
+        "The API's queries at scale (10 million events over 7 days: time series, summary, unique "
+        "users, search) are measured by `make bench-api` (`python -m bench.api_queries`) and "
+        "reported in [benchmarks-api.md](benchmarks-api.md); Lambda asset sizes are in "
+        "[deploy.md](deploy.md).",
+        "",
         "## Machine",
         "",
     ]
