@@ -27,7 +27,7 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --all-extras --python "$(PYTHON)"
+	$(UV) sync --frozen --all-extras --compile-bytecode --python "$(PYTHON)"
 	@touch $@
 
 # Real clients the tests send with (the official @sentry/node SDK), from the npm lock file.

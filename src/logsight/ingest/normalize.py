@@ -71,28 +71,88 @@ def _clean_string(value: str, path: str, limit: int, truncated: dict[str, int]) 
     return encoded[:limit].decode("utf-8", "ignore")
 
 
-def sanitize(raw: Any, limits: Limits) -> tuple[Any, dict[str, int]]:
-    """Strip NULs, trim long strings (recording original byte lengths), bound nesting depth."""
-    truncated: dict[str, int] = {}
+def _path(parts: list[str | int]) -> str:
+    path = ""
+    for part in parts:
+        path = _join(path, part)
+    return path
 
-    def walk(value: Any, path: str, depth: int) -> Any:
-        if isinstance(value, str):
-            return _clean_string(value, path, limits.max_string_bytes, truncated)
+
+def _too_deep(parts: list[str | int], limits: Limits) -> _Reject:
+    return _Reject("too_deep", _path(parts), f"nesting deeper than {limits.max_json_depth}")
+
+
+def check_depth(raw: Any, limits: Limits) -> None:
+    """Only the nesting bound, for events that need nothing else (see ``sanitize``)."""
+    parts: list[str | int] = []
+
+    def walk(value: Any, depth: int) -> None:
         if isinstance(value, dict):
             if depth > limits.max_json_depth:
-                raise _Reject("too_deep", path, f"nesting deeper than {limits.max_json_depth}")
+                raise _too_deep(parts, limits)
+            for key, item in value.items():
+                if isinstance(item, dict | list):
+                    parts.append(key)
+                    walk(item, depth + 1)
+                    parts.pop()
+        elif isinstance(value, list):
+            if depth > limits.max_json_depth:
+                raise _too_deep(parts, limits)
+            for index, item in enumerate(value):
+                if isinstance(item, dict | list):
+                    parts.append(index)
+                    walk(item, depth + 1)
+                    parts.pop()
+
+    walk(raw, 1)
+
+
+def sanitize(
+    raw: Any, limits: Limits, serialized: bytes | None = None
+) -> tuple[Any, dict[str, int]]:
+    """Strip NULs, trim long strings (recording original byte lengths), bound nesting depth.
+
+    With the event's JSON at hand, most events take a fast path: when the whole document is
+    shorter than the string limit and holds no escaped NUL, nothing can need trimming or
+    stripping, and only the depth is checked (no copy is made)."""
+    if (
+        serialized is not None
+        and len(serialized) <= limits.max_string_bytes
+        and b"\\u0000" not in serialized
+    ):
+        check_depth(raw, limits)
+        return raw, {}
+    truncated: dict[str, int] = {}
+    # Paths are built only when something is reported: most values never need theirs.
+    parts: list[str | int] = []
+
+    def walk(value: Any, depth: int) -> Any:
+        if isinstance(value, str):
+            if "\x00" in value or len(value) * 4 > limits.max_string_bytes:
+                return _clean_string(value, _path(parts), limits.max_string_bytes, truncated)
+            return value
+        if isinstance(value, dict):
+            if depth > limits.max_json_depth:
+                raise _too_deep(parts, limits)
             cleaned: dict[str, Any] = {}
             for key, item in value.items():
                 clean_key = key.replace("\x00", "") if "\x00" in key else key
-                cleaned[clean_key] = walk(item, _join(path, clean_key), depth + 1)
+                parts.append(clean_key)
+                cleaned[clean_key] = walk(item, depth + 1)
+                parts.pop()
             return cleaned
         if isinstance(value, list):
             if depth > limits.max_json_depth:
-                raise _Reject("too_deep", path, f"nesting deeper than {limits.max_json_depth}")
-            return [walk(item, _join(path, i), depth + 1) for i, item in enumerate(value)]
+                raise _too_deep(parts, limits)
+            items = []
+            for index, item in enumerate(value):
+                parts.append(index)
+                items.append(walk(item, depth + 1))
+                parts.pop()
+            return items
         return value
 
-    return walk(raw, "", 1), truncated
+    return walk(raw, 1), truncated
 
 
 def parse_timestamp(value: str | int | float) -> datetime | None:
@@ -153,12 +213,13 @@ def normalize_event(raw: Any, *, received_at: datetime, limits: Limits) -> dict[
     """Return the event as it will be queued; raise _Reject naming the field at fault."""
     if not isinstance(raw, dict):
         raise _Reject("invalid_event", "", "an event must be a JSON object")
-    size = len(orjson.dumps(raw))
+    serialized = orjson.dumps(raw)
+    size = len(serialized)
     if size > limits.max_event_bytes:
         raise _Reject(
             "event_too_large", "", f"event is {size} bytes, the limit is {limits.max_event_bytes}"
         )
-    cleaned, truncated = sanitize(raw, limits)
+    cleaned, truncated = sanitize(raw, limits, serialized)
     properties = cleaned.get("properties")
     if isinstance(properties, dict) and len(properties) > limits.max_properties:
         raise _Reject(

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from logsight.config import Settings
 from logsight.processing.batch import BatchProcessor
+from logsight.processing.user_agent import parse_user_agent
 from logsight.storage.db import Database
 
 
 def build_batch_processor(settings: Settings) -> BatchProcessor:
     if not settings.database_url:
         raise RuntimeError("LOGSIGHT_DATABASE_URL is not set")
+    # ua-parser compiles its matchers on first use; pay that while the environment initialises
+    # rather than in the first batch.
+    parse_user_agent("Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0")
     return BatchProcessor(Database(settings.database_url), settings.dead_letter_queue)
