@@ -30,7 +30,16 @@ LIST_COLUMNS = (
     "device",
     "properties",
 )
-DETAIL_COLUMNS = (*LIST_COLUMNS, "context", "user_traits", "error", "sdk", "meta")
+DETAIL_COLUMNS = (
+    *LIST_COLUMNS,
+    "context",
+    "user_traits",
+    "error",
+    "sdk",
+    "meta",
+    "breadcrumbs",
+    "culprit",
+)
 
 
 @dataclass(frozen=True, slots=True)

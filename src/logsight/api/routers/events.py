@@ -70,6 +70,10 @@ class EventPublic(EventSummary):
     meta: dict[str, Any] | None = Field(
         default=None, description="What ingest changed (trimmed strings, original timestamp)."
     )
+    breadcrumbs: list[dict[str, Any]] | None = Field(
+        default=None, description="What happened before the event, oldest first."
+    )
+    culprit: str | None = Field(default=None, description="Errors: where it broke.")
 
 
 def utc(value: datetime | None) -> datetime | None:

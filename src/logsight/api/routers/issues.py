@@ -17,6 +17,7 @@ from logsight.api.errors import ERROR_RESPONSES
 from logsight.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
 from logsight.api.routers.events import EventPublic, EventSummary
 from logsight.processing.grouping import in_app_frames
+from logsight.query import events as event_queries
 from logsight.tenancy import audit
 from logsight.tenancy.access import Role, not_found
 
@@ -24,11 +25,7 @@ router = APIRouter(
     prefix="/projects/{project_id}/issues", tags=["issues"], responses=ERROR_RESPONSES
 )
 
-EVENT_COLUMNS = (
-    "event_id, timestamp, received_at, type, name, level, message, user_id, session_id, release,"
-    " environment, fingerprint, browser, os, device, properties, context, user_traits, error,"
-    " sdk, meta, breadcrumbs, culprit"
-)
+EVENT_COLUMNS = ", ".join(event_queries.DETAIL_COLUMNS)
 TAG_SAMPLE = 1000
 TOP_VALUES = 10
 BUILT_IN_TAGS = ("level", "release", "environment", "browser", "os", "device")
@@ -71,11 +68,6 @@ class IssuePublic(BaseModel):
     regression_event_id: UUID | None
 
 
-class IssueEvent(EventPublic):
-    breadcrumbs: list[dict[str, Any]] | None = None
-    culprit: str | None = None
-
-
 class StackFrame(BaseModel):
     filename: str | None = None
     abs_path: str | None = None
@@ -116,7 +108,7 @@ class TimePoint(BaseModel):
 
 
 class IssueDetail(IssuePublic):
-    latest_event: IssueEvent | None
+    latest_event: EventPublic | None
     exceptions: list[ExceptionPublic] = Field(
         description="The latest event's exception chain, the raised one last."
     )
@@ -250,8 +242,8 @@ def _issue(access: CurrentAccess, project_id: UUID, issue_id: UUID) -> dict[str,
     return row
 
 
-def _event_row(row: dict[str, Any]) -> IssueEvent:
-    return IssueEvent(id=row["event_id"], **{k: v for k, v in row.items() if k != "event_id"})
+def _event_row(row: dict[str, Any]) -> EventPublic:
+    return EventPublic(id=row["event_id"], **{k: v for k, v in row.items() if k != "event_id"})
 
 
 def _exceptions(error: dict[str, Any] | None) -> list[ExceptionPublic]:
@@ -397,11 +389,11 @@ def issue_events(
 
 
 @router.get(
-    "/{issue_id}/events/{event_id}", response_model=IssueEvent, summary="Any event of an issue"
+    "/{issue_id}/events/{event_id}", response_model=EventPublic, summary="Any event of an issue"
 )
 def issue_event(
     project_id: UUID, issue_id: UUID, event_id: UUID, access: CurrentAccess
-) -> IssueEvent:
+) -> EventPublic:
     access.project(project_id)
     issue = _issue(access, project_id, issue_id)
     with access.conn.cursor(row_factory=dict_row) as cur:
