@@ -7,6 +7,7 @@ import re
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 import psycopg
@@ -19,6 +20,7 @@ from logsight.storage.mode import StorageMode, recorded_mode
 from logsight.storage.partitions import PartitionManager, existing_partitions, partition_name
 from logsight.storage.projects import create_project
 from logsight.storage.writer import insert_statement
+from tests.conftest import PG_ADMIN_URL as PG_URL
 from tests.conftest import count_rows, create_database, drop_database
 
 
@@ -315,3 +317,69 @@ def test_timescale_retention_statements_run_and_only_change_what_differs(
     assert sorted(run(45)) == sorted(
         [f"remove {t}" for t in tables] + [f"add {t} 45 days" for t in tables]
     )
+
+
+def test_a_deleted_projects_rows_are_purged_by_maintenance(
+    fresh_database: str, settings: Any
+) -> None:
+    from logsight.processing.batch import BatchProcessor
+    from logsight.processing.records import records_from_event
+    from logsight.storage.db import Database
+    from tests.processor_helpers import message, rmq_event
+    from tests.support.api import ApiCaller, make_member
+
+    migrate(fresh_database)
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        kept, gone = create_project(conn, "kept"), create_project(conn, "gone")
+        org = conn.execute(
+            "SELECT organization_id FROM projects WHERE id = %s", (gone.id,)
+        ).fetchone()
+        assert org is not None
+        admin = make_member(conn, org[0], "admin")
+    processor = BatchProcessor(Database(fresh_database), "logsight.events.dead")
+    for project in (kept, gone):
+        body = message(
+            project.id,
+            {"name": "x", "user": {"id": "u"}},
+            {"type": "error", "error": {"type": "E"}},
+        )
+        processor.process(records_from_event(rmq_event("logsight.events.0", [body])))
+    api = ApiCaller(settings.model_copy(update={"database_url": fresh_database}))
+    try:
+        assert api("DELETE", f"/api/projects/{gone.id}", token=admin.token).status == 204
+    finally:
+        api.close()
+
+    run_maintenance(fresh_database, default_retention_days=30, ahead_days=1)
+
+    with psycopg.connect(fresh_database) as conn:
+        for table in ("events", *maintenance.ROLLUP_TABLES):
+            assert (
+                count_rows(conn, f"SELECT count(*) FROM {table} WHERE project_id = %s", gone.id)
+                == 0
+            ), table
+        assert count_rows(conn, "SELECT count(*) FROM events WHERE project_id = %s", kept.id) == 2
+        assert (
+            count_rows(conn, "SELECT count(*) FROM event_rollups_1m WHERE project_id = %s", kept.id)
+            > 0
+        )
+        assert count_rows(conn, "SELECT count(*) FROM issues WHERE project_id = %s", gone.id) == 0
+        assert count_rows(conn, "SELECT count(*) FROM deleted_projects") == 0
+
+
+def test_timescale_purges_only_what_is_not_a_continuous_aggregate() -> None:
+    gone = uuid4()
+    statements = maintenance.plan(
+        StorageMode.TIMESCALE,
+        now=NOW,
+        retention=Retention(30, {}, (gone,)),
+        partitions=set(),
+        ahead_days=1,
+    )
+    with psycopg.connect(PG_URL) as conn:
+        text = [s.as_string(conn) for s in statements if gone.hex in s.as_string(conn)]
+    assert [s.split(" WHERE")[0] for s in text] == [
+        'DELETE FROM "events"',
+        'DELETE FROM "dead_letters"',
+        "DELETE FROM deleted_projects",
+    ]

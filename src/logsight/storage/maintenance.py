@@ -62,12 +62,18 @@ $$""")
 class Retention:
     longest_days: int
     shorter: dict[Any, int] = field(default_factory=dict)  # project id → days
+    deleted: tuple[Any, ...] = ()  # projects whose rows are still to be purged
 
 
 def read_retention(conn: psycopg.Connection, default_days: int) -> Retention:
     rows = conn.execute("SELECT id, retention_days FROM projects").fetchall()
     longest = max([days for _, days in rows], default=default_days)
-    return Retention(longest, {pid: days for pid, days in rows if days < longest})
+    deleted = conn.execute("SELECT project_id FROM deleted_projects ORDER BY deleted_at").fetchall()
+    return Retention(
+        longest,
+        {pid: days for pid, days in rows if days < longest},
+        tuple(pid for (pid,) in deleted),
+    )
 
 
 def plan(
@@ -103,6 +109,17 @@ def plan(
             sql.SQL("DELETE FROM {} WHERE bucket < {}").format(sql.Identifier(t), cutoff)
             for t in ROLLUP_TABLES
         )
+    for project_id in retention.deleted:
+        pid = sql.Literal(project_id)
+        tables = ["events", "dead_letters"]
+        if mode is StorageMode.POSTGRES:
+            # Continuous aggregates follow the events they are computed from.
+            tables += ROLLUP_TABLES
+        statements.extend(
+            sql.SQL("DELETE FROM {} WHERE project_id = {}").format(sql.Identifier(t), pid)
+            for t in tables
+        )
+        statements.append(sql.SQL("DELETE FROM deleted_projects WHERE project_id = {}").format(pid))
     for project_id, days in sorted(retention.shorter.items(), key=lambda item: str(item[0])):
         project_cutoff = sql.Literal(now - timedelta(days=days))
         pid = sql.Literal(project_id)

@@ -163,6 +163,11 @@ def delete_project(project_id: UUID, access: CurrentAccess, ip: ClientIp) -> Res
     conn = access.conn
     with conn.transaction():
         conn.execute("DELETE FROM projects WHERE id = %s", (project_id,))
+        # Its events and rollups go in the background (logsight maintain), not in this request.
+        conn.execute(
+            "INSERT INTO deleted_projects (project_id) VALUES (%s) ON CONFLICT DO NOTHING",
+            (project_id,),
+        )
         audit.record(
             conn,
             "project.deleted",
