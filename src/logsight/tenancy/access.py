@@ -64,8 +64,10 @@ class Access:
         if self.principal.scope != "write":
             raise ApiError(403, "insufficient_scope", "this token is read-only", "authorization")
 
-    def _check(self, role: Role, need: Role, what: str) -> None:
-        if need is not Role.VIEWER:
+    def _check(self, role: Role, need: Role, what: str, reading: bool) -> None:
+        # Beyond viewing, a role is asked for in order to change things, which read-only tokens
+        # may not; reads restricted to a role (audit log, dead letters) say reading=True.
+        if need is not Role.VIEWER and not reading:
             self.require_write()
         if not role.at_least(need):
             raise ApiError(403, "forbidden", f"{what} needs the {need.value} role or higher")
@@ -77,7 +79,9 @@ class Access:
         ).fetchone()
         return Role(row[0]) if row else None
 
-    def organization(self, organization_id: UUID, need: Role = Role.VIEWER) -> dict[str, Any]:
+    def organization(
+        self, organization_id: UUID, need: Role = Role.VIEWER, *, reading: bool = False
+    ) -> dict[str, Any]:
         with self.conn.cursor(row_factory=dict_row) as cur:
             row = cur.execute(
                 "SELECT o.id, o.name, o.slug, o.created_at, m.role"
@@ -87,10 +91,12 @@ class Access:
             ).fetchone()
         if row is None:
             raise not_found("organization")
-        self._check(Role(row["role"]), need, "this")
+        self._check(Role(row["role"]), need, "this", reading)
         return row
 
-    def project(self, project_id: UUID, need: Role = Role.VIEWER) -> dict[str, Any]:
+    def project(
+        self, project_id: UUID, need: Role = Role.VIEWER, *, reading: bool = False
+    ) -> dict[str, Any]:
         with self.conn.cursor(row_factory=dict_row) as cur:
             row = cur.execute(
                 "SELECT p.id, p.organization_id, p.name, p.slug, p.number, p.retention_days,"
@@ -103,7 +109,7 @@ class Access:
             ).fetchone()
         if row is None:
             raise not_found("project")
-        self._check(Role(row["role"]), need, "this")
+        self._check(Role(row["role"]), need, "this", reading)
         return row
 
     def organizations(self) -> list[dict[str, Any]]:

@@ -15,7 +15,6 @@ from pydantic import Field
 
 from logsight.api.pagination import decode_cursor, encode_cursor
 from logsight.errors import ApiError
-from logsight.tenancy.access import Role
 
 # PostgreSQL text cannot hold NUL; rejecting it at validation keeps it a 422, not a 500.
 NO_NUL = r"^[^\x00]*$"
@@ -88,14 +87,3 @@ def time_int_after(cursor: str | None) -> tuple[datetime, int] | None:
 def page_of[R](rows: list[R], limit: int) -> tuple[list[R], bool]:
     """Rows were fetched with LIMIT limit + 1: the page, and whether another one follows."""
     return rows[:limit], len(rows) > limit
-
-
-def reading_needs(row: dict[str, Any], need: Role) -> None:
-    """Role check for reads restricted to a role (the audit log, dead letters, invitations).
-
-    Access's checks for roles above viewer also demand a write-scoped credential; reading with
-    a read-only token must not, so reads check the role of an ``access.organization(...)`` or
-    ``access.project(...)`` row here instead.
-    """
-    if not Role(row["role"]).at_least(need):
-        raise ApiError(403, "forbidden", f"this needs the {need.value} role or higher")

@@ -14,7 +14,7 @@ from logsight.api.deps import CurrentAccess
 from logsight.api.errors import ERROR_RESPONSES
 from logsight.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, encode_cursor
 from logsight.tenancy.access import Role
-from logsight.tenancy.listing import int_after, page_of, reading_needs
+from logsight.tenancy.listing import int_after, page_of
 
 router = APIRouter(
     prefix="/organizations/{organization_id}/audit", tags=["audit"], responses=ERROR_RESPONSES
@@ -50,7 +50,7 @@ def list_audit(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[AuditEntryPublic]:
-    reading_needs(access.organization(organization_id), Role.ADMIN)
+    access.organization(organization_id, need=Role.ADMIN, reading=True)
     where = ""
     params: dict[str, Any] = {"org": organization_id, "limit": limit + 1}
     if action is not None and action.endswith(".*"):

@@ -26,7 +26,7 @@ from logsight.api.errors import ERROR_RESPONSES
 from logsight.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, encode_cursor
 from logsight.errors import ApiError
 from logsight.tenancy.access import Role
-from logsight.tenancy.listing import BIGINT_MAX, page_of, reading_needs, time_int_after
+from logsight.tenancy.listing import BIGINT_MAX, page_of, time_int_after
 
 router = APIRouter(
     prefix="/projects/{project_id}/dead-letters", tags=["dead letters"], responses=ERROR_RESPONSES
@@ -73,7 +73,7 @@ def list_dead_letters(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[DeadLetterSummary]:
-    reading_needs(access.project(project_id), Role.ADMIN)
+    access.project(project_id, need=Role.ADMIN, reading=True)
     after = time_int_after(cursor)
     keyset = " AND (created_at, id) < (%(at)s, %(after)s)" if after else ""
     with access.conn.cursor(row_factory=dict_row) as cur:
@@ -111,7 +111,7 @@ def get_dead_letter(
     dead_letter_id: Annotated[int, Path(ge=1, le=BIGINT_MAX)],
     access: CurrentAccess,
 ) -> DeadLetterPublic:
-    reading_needs(access.project(project_id), Role.ADMIN)
+    access.project(project_id, need=Role.ADMIN, reading=True)
     with access.conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
             "SELECT id, project_id, created_at, reason, source, message_id,"

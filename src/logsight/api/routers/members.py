@@ -26,7 +26,6 @@ from logsight.tenancy.listing import (
     Email,
     after_clause,
     page_of,
-    reading_needs,
     time_id_after,
     time_id_cursor,
 )
@@ -170,7 +169,7 @@ def list_invitations(
     limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[InvitationPublic]:
-    reading_needs(access.organization(organization_id), Role.ADMIN)
+    access.organization(organization_id, need=Role.ADMIN, reading=True)
     where, params = after_clause(time_id_after(cursor), "created_at", "id")
     with access.conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
