@@ -295,10 +295,12 @@ def unique_users(
                 sql.SQL("register, rho"),
                 project_id,
             ),
-            _union(
-                [("user_rollups_1m", span.minutes)],
-                sql.SQL("logsight_hll_register(user_id), logsight_hll_rho(user_id)"),
-                project_id,
+            # The edge minutes hold one row per user and minute: hash each user once.
+            sql.SQL(
+                "SELECT logsight_hll_register(user_id), logsight_hll_rho(user_id)"
+                " FROM (SELECT DISTINCT user_id FROM ({edges}) e) u"
+            ).format(
+                edges=_union([("user_rollups_1m", span.minutes)], sql.SQL("user_id"), project_id)
             ),
         ]
     )
