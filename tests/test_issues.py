@@ -107,6 +107,13 @@ def process(
     return {"body": body, "outcome": outcome}
 
 
+def issue_events(conn: psycopg.Connection, project: UUID) -> list[tuple[UUID, datetime]]:
+    rows = conn.execute(
+        "SELECT event_id, timestamp FROM events WHERE project_id = %s", (project,)
+    ).fetchall()
+    return [(event_id, moment) for event_id, moment in rows]
+
+
 def issues_of(conn: psycopg.Connection, project: UUID) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
         return cur.execute(
@@ -202,19 +209,16 @@ def test_resolving_then_a_new_event_is_a_regression(
     resolved = api("PATCH", path, token=member.token, json={"status": "resolved"})
     assert resolved.status == 200, resolved.body
     assert resolved.body["status"] == "resolved"
-    again = process(processor, team["project"], crash())
+    regression = crash()
+    process(processor, team["project"], regression)
     [issue] = issues_of(db, team["project"])
     assert issue["status"] == "unresolved"
     assert issue["regressed"] is True
-    new_event_id = (
-        again["outcome"].inserted
-        and db.execute(
-            "SELECT event_id FROM events WHERE project_id = %s ORDER BY received_at DESC, timestamp DESC LIMIT 1",
-            (team["project"],),
-        ).fetchone()
-    )
-    assert new_event_id
-    assert issue["regression_event_id"] == new_event_id[0]
+    sent_at = datetime.fromisoformat(regression["timestamp"])
+    [sent] = [
+        event_id for event_id, moment in issue_events(db, team["project"]) if moment == sent_at
+    ]
+    assert issue["regression_event_id"] == sent
     audit = db.execute(
         "SELECT action FROM audit_log WHERE target_id = %s", (str(issue["id"]),)
     ).fetchall()

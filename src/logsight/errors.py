@@ -31,7 +31,3 @@ class ApiError(Exception):
         if self.field is not None:
             error["field"] = self.field
         return {"error": error, **dict(self.extra)}
-
-
-def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
-    return ApiError(0, code, message, field).body()

@@ -16,7 +16,6 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -283,8 +282,3 @@ def _mask(url: str) -> str:
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
         return urlunsplit(parts._replace(netloc=netloc))
     return url
-
-
-def read_runtime_info(data_dir: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((data_dir / RUNTIME_FILE).read_text())
-    return data
