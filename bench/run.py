@@ -45,7 +45,6 @@ from bench.runtime import (
     MemorySample,
     MemorySampler,
     bench_env,
-    free_port,
     tree_memory,
     wait_for_empty_queues,
 )
@@ -54,6 +53,7 @@ from logsight.queue.topology import ensure_topology
 from logsight.storage.migrate import migrate
 from logsight.storage.mode import recorded_mode
 from logsight.storage.projects import create_project
+from tests.support.runtime import free_port
 
 SECTIONS = (
     "imports",

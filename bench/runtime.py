@@ -1,31 +1,18 @@
-"""Running the real ``logsight local`` as a subprocess (the approach of tests/support/runtime.py),
-and reading the memory of its whole process tree from /proc."""
+"""Running the real ``logsight local`` as a subprocess (the test suite's harness), and reading
+the memory of its whole process tree from /proc."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import tempfile
 import threading
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any
 
-from bench.common import PYTHON, REPO, log
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from bench.common import log
+from tests.support.runtime import LocalLogSight
 
 
 def bench_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
@@ -35,24 +22,15 @@ def bench_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-class LocalRuntime:
-    """``python -m logsight.cli local`` with its own data dir and port, on the bench's DB/vhost."""
-
-    def __init__(self, *, amqp_url: str, database_url: str, env: dict[str, str] | None = None):
-        self.amqp_url = amqp_url
-        self.database_url = database_url
-        self.data_dir = Path(tempfile.mkdtemp(prefix="logsight-bench-"))
-        self.port = free_port()
-        self.extra_env = env or {}
-        self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = self.data_dir / "supervisor.log"
-        self.info: dict[str, Any] = {}
+class LocalRuntime(LocalLogSight):
+    """The test suite's harness for ``python -m logsight.cli local``, with the bench's settings:
+    the product's defaults rather than the tests' quick timeouts and short batching window."""
 
     def env(self) -> dict[str, str]:
         return bench_env(
             {
                 "LOGSIGHT_AMQP_URL": self.amqp_url,
-                "LOGSIGHT_DATABASE_URL": self.database_url,
+                "LOGSIGHT_DATABASE_URL": self.database_url or "",
                 "LOGSIGHT_DATA_DIR": str(self.data_dir),
                 "LOGSIGHT_PORT": str(self.port),
                 "LOGSIGHT_TIMESCALE": "auto",
@@ -64,46 +42,9 @@ class LocalRuntime:
         )
 
     def start(self, timeout: float = 90) -> LocalRuntime:
-        runtime_file = self.data_dir / "runtime.json"
-        with self.log_path.open("ab") as out:
-            self.process = subprocess.Popen(
-                [PYTHON, "-m", "logsight.cli", "local"],
-                env=self.env(),
-                cwd=REPO,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"logsight local exited:\n{self.log()}")
-            if runtime_file.exists():
-                with contextlib.suppress(json.JSONDecodeError):
-                    self.info = json.loads(runtime_file.read_text())
-                    log(f"logsight local up on {self.url} (pids {self.info['processes']})")
-                    return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"logsight local did not start in {timeout}s:\n{self.log()}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""
-
-    @property
-    def url(self) -> str:
-        return str(self.info["gateway_url"])
-
-    @property
-    def key(self) -> str:
-        return str(self.info["ingest_key"])
-
-    @property
-    def project_id(self) -> str:
-        return str(self.info["project_id"])
-
-    def pid_of(self, component: str) -> int:
-        return int(self.info["processes"][component])
+        super().start(timeout)
+        log(f"logsight local up on {self.url} (pids {self.info['processes']})")
+        return self
 
     @property
     def pid(self) -> int:
@@ -117,28 +58,8 @@ class LocalRuntime:
         except OSError:
             return False
 
-    def stop(self, timeout: float = 30) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self.data_dir, ignore_errors=True)
-
     def __enter__(self) -> LocalRuntime:
         return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.cleanup()
 
 
 # -- memory --------------------------------------------------------------------------------------
