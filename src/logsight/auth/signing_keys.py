@@ -19,7 +19,6 @@ import fcntl
 import hashlib
 import json
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +30,8 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
+
+from logsight.private_files import PRIVATE_FILE, make_private_directory, write_private
 
 ALGORITHM = "ES256"
 _FORMAT_VERSION = 1
@@ -124,14 +125,13 @@ class LocalKeyStore:
         return self.directory / self.FILE
 
     def _ensure_directory(self) -> None:
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.directory, 0o700)
+        make_private_directory(self.directory)
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         # Several local processes (gateway workers) may start at once: one generates the key.
         self._ensure_directory()
-        fd = os.open(self.directory / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+        fd = os.open(self.directory / ".lock", os.O_CREAT | os.O_RDWR, PRIVATE_FILE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -149,18 +149,7 @@ class LocalKeyStore:
 
     def save(self, data: dict[str, Any]) -> None:
         self._ensure_directory()
-        fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".signing-keys.")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                json.dump(data, handle, indent=1)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            raise
+        write_private(self.path, json.dumps(data, indent=1))
 
 
 class SecretsManagerKeyStore:
