@@ -7,19 +7,31 @@ Used by:
 * fault tests, which need a cluster of their own that they can ``kill -9`` and restart without
   touching the machine's shared PostgreSQL.
 
-Layout of ``data_dir``::
+Layout of ``data_dir`` (nothing in it is readable by other users)::
 
-    data_dir/
-        port             the port chosen on first use, so the URL never changes
-        .lock            serialises start/stop between processes
-        postgresql.log   server output (appended across restarts)
-        pgdata/          the cluster (PGDATA)
-        run/             unix socket directory
+    data_dir/              0700
+        port               the port chosen on first use, so the URL never changes
+        .lock              serialises start/stop between processes
+        superuser.password 0600: the password of the superuser ``postgres``
+        app.password       0600: the password of ``logsight``, the role applications use
+        postgresql.log     0600: server output (appended across restarts)
+        pgdata/            0700: the cluster (PGDATA)
+        run/               0700: unix socket directory
+
+Every connection authenticates with a password (SCRAM-SHA-256), over TCP and the unix socket
+alike. The passwords are generated on first start. ``url`` is the application's: the role
+``logsight`` (no superuser, no CREATEDB, no CREATEROLE) owns the database ``logsight`` and
+everything in it; ``superuser_url`` is for administration and tests. A cluster made by an older
+version, which trusted every local connection, is secured on its next start: the superuser gets
+its password (set in single-user mode, so the server never listens meanwhile), pg_hba.conf is
+replaced, and what the superuser owned in the database is handed to ``logsight``. Deleting
+``superuser.password`` while the server is stopped resets that password the same way.
 
 PostgreSQL refuses to run as root. When this process is root the server, ``initdb`` and the
 socket/data directories belong to an unprivileged user instead (``postgres`` if the system has
 one, else ``nobody``); the switch happens in ``subprocess`` (``user=``/``group=``), so neither
-sudo nor runuser is needed.
+sudo nor runuser is needed. That account owns ``data_dir`` itself, but the password files and
+the log stay this process's own: the server never reads them.
 """
 
 from __future__ import annotations
@@ -43,15 +55,79 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
+from urllib.parse import quote
 
 import psycopg
+from psycopg import sql
 
-__all__ = ["DATABASE", "SUPERUSER", "EmbeddedPostgres", "ShutdownMode"]
+from logsight.private_files import (
+    PRIVATE_FILE,
+    create_private_once,
+    make_private_directory,
+    open_private_log,
+    write_private,
+)
+
+__all__ = ["APP_ROLE", "DATABASE", "SUPERUSER", "EmbeddedPostgres", "ShutdownMode"]
 
 log = logging.getLogger(__name__)
 
 DATABASE: Final = "logsight"
 SUPERUSER: Final = "postgres"
+APP_ROLE: Final = "logsight"
+
+# The whole of pg_hba.conf: a password for everyone, whichever way they connect. The server
+# listens on one address of our choosing, so the address column need not narrow anything.
+_HBA: Final = """\
+# Written by LogSight: every connection authenticates with a password (SCRAM-SHA-256).
+# TYPE  DATABASE  USER  ADDRESS  METHOD
+local   all       all            scram-sha-256
+host    all       all   all      scram-sha-256
+"""
+
+# What the superuser made in LogSight's database before the application role existed (clusters
+# of older versions), with the statement handing each object to that role. Objects of an
+# extension stay its own; indexes, TOAST tables and the sequences of serial and identity
+# columns follow their table, array and multirange types their element or range type.
+_HAND_OVER: Final = """
+WITH members AS (
+    SELECT classid, objid FROM pg_depend WHERE deptype = 'e'
+), schemas AS (
+    SELECT oid, nspname, nspowner FROM pg_namespace
+    WHERE nspname <> 'information_schema' AND nspname !~ '^pg_'
+)
+SELECT format('ALTER SCHEMA %%I OWNER TO %%I', s.nspname, %(role)s::text)
+FROM schemas s
+WHERE s.nspowner = %(superuser)s::regrole
+  AND (s.oid, 'pg_namespace'::regclass) NOT IN (SELECT objid, classid FROM members)
+UNION ALL
+SELECT format('ALTER %%s %%s OWNER TO %%I',
+              CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                  WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' WHEN 'c' THEN 'TYPE'
+                  ELSE 'TABLE' END,
+              c.oid::regclass, %(role)s::text)
+FROM pg_class c JOIN schemas s ON s.oid = c.relnamespace
+WHERE c.relowner = %(superuser)s::regrole AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c')
+  AND (c.oid, 'pg_class'::regclass) NOT IN (SELECT objid, classid FROM members)
+  AND NOT (c.relkind = 'S' AND EXISTS (
+      SELECT 1 FROM pg_depend d
+      WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+        AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')))
+UNION ALL
+SELECT format('ALTER %%s %%s OWNER TO %%I',
+              CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE'
+                  ELSE 'FUNCTION' END,
+              p.oid::regprocedure, %(role)s::text)
+FROM pg_proc p JOIN schemas s ON s.oid = p.pronamespace
+WHERE p.proowner = %(superuser)s::regrole
+  AND (p.oid, 'pg_proc'::regclass) NOT IN (SELECT objid, classid FROM members)
+UNION ALL
+SELECT format('ALTER %%s %%s OWNER TO %%I',
+              CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, t.oid::regtype, %(role)s::text)
+FROM pg_type t JOIN schemas s ON s.oid = t.typnamespace
+WHERE t.typowner = %(superuser)s::regrole AND t.typtype IN ('e', 'd', 'r')
+  AND (t.oid, 'pg_type'::regclass) NOT IN (SELECT objid, classid FROM members)
+"""
 
 ShutdownMode = Literal["smart", "fast", "immediate"]
 
@@ -78,6 +154,7 @@ _CONF_SETTINGS: Final[Mapping[str, str]] = {
     "min_wal_size": "'64MB'",
     "log_line_prefix": "'%m [%p] %q%u@%d '",
     "log_min_messages": "warning",
+    "password_encryption": "'scram-sha-256'",
 }
 
 # Random ports are drawn from below the Linux ephemeral range (32768-60999): a port the kernel
@@ -137,6 +214,14 @@ class EmbeddedPostgres:
         return self.data_dir / "postgresql.log"
 
     @property
+    def superuser_password_file(self) -> Path:
+        return self.data_dir / "superuser.password"
+
+    @property
+    def app_password_file(self) -> Path:
+        return self.data_dir / "app.password"
+
+    @property
     def _port_file(self) -> Path:
         return self.data_dir / "port"
 
@@ -151,18 +236,44 @@ class EmbeddedPostgres:
             remembered = self._read_port_file()
             if remembered is None:
                 remembered = _pick_free_port(self.host)
-                self.data_dir.mkdir(parents=True, exist_ok=True)
-                _write_atomically(self._port_file, f"{remembered}\n")
+                make_private_directory(self.data_dir)
+                write_private(self._port_file, f"{remembered}\n")
             self._port = remembered
         return self._port
 
     @property
     def url(self) -> str:
-        return self._url(DATABASE)
+        """The application's URL: role ``logsight`` with its password, database ``logsight``.
 
-    def _url(self, database: str) -> str:
+        The passwords exist once the server was started for the first time.
+        """
+        return self._url(APP_ROLE, DATABASE)
+
+    @property
+    def superuser_url(self) -> str:
+        """The superuser's URL (database ``logsight``): for administration and tests only."""
+        return self._url(SUPERUSER, DATABASE)
+
+    @property
+    def server_group(self) -> int | None:
+        """The primary group of the account the server runs as, when that is not this
+        process's user (this process is root); else None."""
+        run_as = _unprivileged_user(self.pgdata)
+        return None if run_as is None else run_as.gid
+
+    def _url(self, role: str, database: str) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"postgresql://{SUPERUSER}@{host}:{self.port}/{database}"
+        password = quote(self._password(role), safe="")
+        return f"postgresql://{role}:{password}@{host}:{self.port}/{database}"
+
+    def _password(self, role: str) -> str:
+        path = self.superuser_password_file if role == SUPERUSER else self.app_password_file
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            raise RuntimeError(
+                f"{path} does not exist: the server's passwords are made by its first start()"
+            ) from None
 
     # -- public API ------------------------------------------------------------------------
 
@@ -175,7 +286,7 @@ class EmbeddedPostgres:
         run_as = _unprivileged_user(self.pgdata)
         if run_as is not None:
             _require_traversable(self.data_dir.parent, run_as, what="the data directory")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_directory(self.data_dir)
         if run_as is not None:
             # Again, now that missing parents exist: a restrictive umask may have closed them.
             _require_traversable(self.data_dir.parent, run_as, what="the data directory")
@@ -184,17 +295,18 @@ class EmbeddedPostgres:
 
         with self._lock():
             if self._explicit_port is not None and self._read_port_file() != self._port:
-                _write_atomically(self._port_file, f"{self.port}\n")
+                write_private(self._port_file, f"{self.port}\n")
             deadline = time.monotonic() + timeout
-            if self._wait_for_existing(deadline):
-                self._ensure_database()
-                return self.url
+            _, new_password = create_private_once(self.superuser_password_file, _new_password)
             if not (self.pgdata / "PG_VERSION").exists():
                 self._initdb(bindir, run_as)
-            self._clear_stale_pid_file(deadline)
-            self._spawn(bindir, run_as)
-            self._wait_ready(deadline)
-            self._ensure_database()
+            elif new_password or not self._hba_is_ours():
+                self._secure_existing(bindir, run_as, deadline)
+            if not self._wait_for_existing(deadline):
+                self._clear_stale_pid_file(deadline)
+                self._spawn(bindir, run_as)
+                self._wait_ready(deadline)
+            self._ensure_app_role()
         return self.url
 
     def stop(self, mode: ShutdownMode = "fast", timeout: float = 60) -> None:
@@ -202,16 +314,19 @@ class EmbeddedPostgres:
         if mode not in _SHUTDOWN_SIGNALS:
             raise ValueError(f"unknown shutdown mode {mode!r}; use smart, fast or immediate")
         with self._lock():
-            pid = self._postmaster_pid()
-            if pid is None:
-                self._reap()
-                return
-            os.kill(pid, _SHUTDOWN_SIGNALS[mode])
-            if not self._wait_postmaster_exit(pid, timeout):
-                raise RuntimeError(
-                    f"PostgreSQL (pid {pid}) did not shut down within {timeout:.0f}s "
-                    f"(mode {mode}).\n{self._log_tail()}"
-                )
+            self._stop_locked(mode, timeout)
+
+    def _stop_locked(self, mode: ShutdownMode, timeout: float) -> None:
+        pid = self._postmaster_pid()
+        if pid is None:
+            self._reap()
+            return
+        os.kill(pid, _SHUTDOWN_SIGNALS[mode])
+        if not self._wait_postmaster_exit(pid, timeout):
+            raise RuntimeError(
+                f"PostgreSQL (pid {pid}) did not shut down within {timeout:.0f}s "
+                f"(mode {mode}).\n{self._log_tail()}"
+            )
 
     def kill(self) -> None:
         """SIGKILL the postmaster, as a crash would, and wait until it is gone.
@@ -261,10 +376,12 @@ class EmbeddedPostgres:
                     "UTF8",
                     "--locale",
                     "C",
+                    # Nobody may log in until _secure has given the superuser its password
+                    # and written our pg_hba.conf, before the cluster is moved into place.
                     "--auth-local",
-                    "trust",
+                    "reject",
                     "--auth-host",
-                    "trust",
+                    "reject",
                     "--no-instructions",
                 ],
                 run_as,
@@ -278,6 +395,7 @@ class EmbeddedPostgres:
             with conf.open("a", encoding="utf-8") as f:
                 f.write("\n# Added by logsight.local.embedded_postgres at initdb time.\n")
                 f.writelines(f"{key} = {value}\n" for key, value in _CONF_SETTINGS.items())
+            self._secure(scratch, bindir, run_as)
             try:
                 scratch.rename(self.pgdata)
             except OSError as exc:
@@ -289,8 +407,57 @@ class EmbeddedPostgres:
             if scratch.exists():
                 shutil.rmtree(scratch, ignore_errors=True)
 
+    def _secure_existing(self, bindir: Path, run_as: _RunAs | None, deadline: float) -> None:
+        """Password authentication for a cluster that lacks it (made by an older version, which
+        trusted every local connection) or whose superuser password file was deleted."""
+        log.warning(
+            "setting the superuser's password and password authentication on %s", self.pgdata
+        )
+        self._stop_locked("fast", max(deadline - time.monotonic(), 5))
+        self._clear_stale_pid_file(deadline)
+        self._secure(self.pgdata, bindir, run_as)
+
+    def _secure(self, pgdata: Path, bindir: Path, run_as: _RunAs | None) -> None:
+        """Give the superuser the password of its file and make pg_hba.conf ours.
+
+        Single-user mode runs the statement without the server listening anywhere. The password
+        goes to it on stdin, and statements are kept out of its log even when they fail.
+        """
+        password = self._password(SUPERUSER).replace("'", "''")
+        result = _run(
+            [
+                str(bindir / "postgres"),
+                "--single",
+                "-D",
+                str(pgdata),
+                "-c",
+                "exit_on_error=on",
+                "-c",
+                "log_min_error_statement=panic",
+                "-c",
+                "password_encryption=scram-sha-256",
+                "postgres",
+            ],
+            run_as,
+            cwd=self.data_dir,
+            input=f"ALTER ROLE {SUPERUSER} WITH PASSWORD '{password}';\n",
+        )
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"setting the superuser's password in single-user mode failed with exit code "
+                f"{result.returncode}:\n{result.stdout.strip()}"
+            )
+        owner = None if run_as is None else (run_as.uid, run_as.gid)
+        write_private(pgdata / "pg_hba.conf", _HBA, owner=owner)
+
+    def _hba_is_ours(self) -> bool:
+        try:
+            return (self.pgdata / "pg_hba.conf").read_text(encoding="utf-8") == _HBA
+        except FileNotFoundError:
+            return False
+
     def _spawn(self, bindir: Path, run_as: _RunAs | None) -> None:
-        self.socket_dir.mkdir(exist_ok=True)
+        make_private_directory(self.socket_dir)
         if run_as is not None:
             _own(self.socket_dir, run_as)
         socket_path = self.socket_dir / f".s.PGSQL.{self.port}"
@@ -318,7 +485,7 @@ class EmbeddedPostgres:
         ]
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         user, group, extra_groups = _ids(run_as)
-        with self.log_path.open("ab") as logfile:
+        with open_private_log(self.log_path) as logfile:
             # A new session keeps the server out of our terminal's process group (Ctrl-C in the
             # runtime must not take the database down mid-write) and lets it outlive us.
             self._proc = subprocess.Popen(
@@ -407,14 +574,62 @@ class EmbeddedPostgres:
                     lockfile.unlink(missing_ok=True)
             (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
 
-    def _ensure_database(self) -> None:
-        with psycopg.connect(self._url("postgres"), autocommit=True, connect_timeout=5) as conn:
-            exists = conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)
+    def _ensure_app_role(self) -> None:
+        """The application's role, with the password of its file, owning LogSight's database.
+
+        The password is set again on every start, so a lost file only needs a restart.
+        """
+        password = create_private_once(self.app_password_file, _new_password)[0].strip()
+        superuser = self._url(SUPERUSER, "postgres")
+        with psycopg.connect(superuser, autocommit=True, connect_timeout=5) as conn:
+            # Only the verifier reaches the server: the password never shows in its logs.
+            verifier = conn.pgconn.encrypt_password(
+                password.encode(), APP_ROLE.encode(), b"scram-sha-256"
+            )
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,))
+            conn.execute(
+                sql.SQL(
+                    "{} ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION"
+                    " NOBYPASSRLS PASSWORD {}"
+                ).format(
+                    sql.SQL("ALTER" if exists.fetchone() else "CREATE"),
+                    sql.Identifier(APP_ROLE),
+                    sql.Literal(verifier.decode()),
+                )
+            )
+            row = conn.execute(
+                "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (DATABASE,)
             ).fetchone()
-            if exists is None:
+            if row is None:
                 with contextlib.suppress(psycopg.errors.DuplicateDatabase):
-                    conn.execute(f'CREATE DATABASE "{DATABASE}"')
+                    conn.execute(
+                        sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                            sql.Identifier(DATABASE), sql.Identifier(APP_ROLE)
+                        )
+                    )
+                return
+        if row[0] != APP_ROLE:
+            self._hand_over_database()
+
+    def _hand_over_database(self) -> None:
+        """Make the application role the owner of LogSight's database and of what the superuser
+        made in it (a cluster of an older version, whose applications connected as superuser)."""
+        with psycopg.connect(self._url(SUPERUSER, DATABASE), connect_timeout=5) as conn:
+            names = {"role": APP_ROLE, "superuser": SUPERUSER}
+            statements = [str(row[0]) for row in conn.execute(_HAND_OVER, names)]
+            for statement in statements:
+                conn.execute(statement.encode())
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                    sql.Identifier(DATABASE), sql.Identifier(APP_ROLE)
+                )
+            )
+        log.warning(
+            "database %s and %d objects in it now belong to role %s",
+            DATABASE,
+            len(statements),
+            APP_ROLE,
+        )
 
     # -- state -----------------------------------------------------------------------------
 
@@ -430,7 +645,7 @@ class EmbeddedPostgres:
     def _answers(self) -> bool:
         """True when the server on our port is this cluster's (not some other one's)."""
         try:
-            with psycopg.connect(self._url("postgres"), connect_timeout=2) as conn:
+            with psycopg.connect(self._url(SUPERUSER, "postgres"), connect_timeout=2) as conn:
                 row = conn.execute("SHOW data_directory").fetchone()
         except psycopg.Error:
             return False
@@ -464,10 +679,10 @@ class EmbeddedPostgres:
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
         """Serialise start/stop/kill on this data directory across processes."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_directory(self.data_dir)
         path = self.data_dir / ".lock"
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
         except PermissionError:
             # flock works on a read-only descriptor too (lock file created by another user).
             fd = os.open(path, os.O_RDONLY)
@@ -555,11 +770,14 @@ def _child_env(run_as: _RunAs | None) -> dict[str, str]:
     return env
 
 
-def _run(argv: list[str], run_as: _RunAs | None, cwd: Path) -> subprocess.CompletedProcess[str]:
+def _run(
+    argv: list[str], run_as: _RunAs | None, cwd: Path, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     user, group, extra_groups = _ids(run_as)
     return subprocess.run(
         argv,
-        stdin=subprocess.DEVNULL,
+        input=input,
+        stdin=subprocess.DEVNULL if input is None else None,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -758,10 +976,5 @@ def _bindable(family: socket.AddressFamily, host: str, port: int) -> bool:
     return True
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="ascii") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
+def _new_password() -> str:
+    return secrets.token_urlsafe(32) + "\n"
