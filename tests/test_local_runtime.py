@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import os
+import pwd
 import random
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import psycopg
 import pytest
 
+from logsight.local.runtime import deliver_admin_password
 from tests.conftest import count_rows, create_vhost, delete_vhost
+from tests.support.other_user import can_read, outsider, psql, requires_root
 from tests.support.runtime import LocalLogSight
 
 pytestmark = pytest.mark.slow
+
+# What the runtime keeps in its data directory that nobody else may read.
+SECRETS = (
+    "runtime.json",
+    "admin-password.txt",
+    "keys/signing-keys.json",
+    "postgres/superuser.password",
+    "postgres/app.password",
+    "postgres/postgresql.log",
+)
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +55,19 @@ def wait_for_count(database_url: str, sql: str, expected: int, timeout: float = 
 
 
 def test_embedded_postgres_is_the_default_and_is_migrated(runtime: LocalLogSight) -> None:
-    assert runtime.info["database_url"].startswith("postgresql://postgres@127.0.0.1:")
+    password = (runtime.data_dir / "postgres" / "app.password").read_text().strip()
+    assert runtime.info["database_url"].startswith(f"postgresql://logsight:{password}@127.0.0.1:")
     assert (runtime.data_dir / "postgres" / "pgdata").is_dir()
     with psycopg.connect(runtime.resolved_database_url) as conn:
         assert count_rows(conn, "SELECT count(*) FROM schema_migrations") >= 2
+        # Migrated by the application's role, which owns what it made and is no superuser.
+        row = conn.execute(
+            "SELECT r.rolsuper, (SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class"
+            "  WHERE relname IN ('events', 'schema_migrations', 'users')),"
+            " EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm')"
+            " FROM pg_roles r WHERE r.rolname = current_user"
+        ).fetchone()
+        assert row == (False, "logsight", True)
     log = runtime.log()
     for part in ("database", "migrations", "broker", "gateway", "processor", "scheduler", "curl"):
         assert part in log
@@ -91,8 +115,17 @@ def test_first_start_prints_the_admin_once_and_the_api_serves_it(runtime: LocalL
     log = runtime.log()
     lines = [line for line in log.splitlines() if line.strip().startswith("admin ")]
     assert len(lines) == 1
-    email, password = (part.strip() for part in lines[0].split(None, 1)[1].split(" / "))
+    # The output goes to a file here, not a terminal: only the path of the password is shown.
+    path = runtime.data_dir / "admin-password.txt"
+    assert (
+        lines[0].strip() == f"admin      admin@localhost, password in {path} (readable only by you)"
+    )
+    assert path.stat().st_mode & 0o777 == 0o600
+    fields = dict(line.split(": ", 1) for line in path.read_text().splitlines())
+    email, password = fields["email"], fields["password"]
     assert email == "admin@localhost"
+    assert password not in log
+    assert password not in (runtime.data_dir / "runtime.json").read_text()
     assert runtime.info["dsn"].endswith(f"@127.0.0.1:{runtime.port}/1")
     with runtime.client() as client:
         login = client.post("/api/auth/login", json={"email": email, "password": password})
@@ -135,3 +168,49 @@ def test_a_restart_keeps_all_data(runtime: LocalLogSight) -> None:
     # The admin's password is printed on the first start only.
     assert sum(line.strip().startswith("admin ") for line in runtime.log().splitlines()) == 1
     assert wait_for_count(url, sql, 1) == 1
+
+
+def test_admin_password_on_a_terminal_is_shown_and_written_nowhere(tmp_path: Path) -> None:
+    lines = deliver_admin_password(("admin@localhost", "s3cret"), tmp_path, terminal=True)
+
+    assert "admin@localhost / s3cret" in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_state_files_are_private(runtime: LocalLogSight) -> None:
+    with runtime.client() as client:  # the built-in issuer makes its signing key
+        assert client.get("/.well-known/jwks.json").status_code == 200
+    data_dir = runtime.data_dir
+    server_group = (data_dir / "postgres").stat().st_gid
+    if os.geteuid() == 0:
+        # The server's account may pass through to its own directory, no more.
+        assert (data_dir.stat().st_mode & 0o777, data_dir.stat().st_gid) == (0o710, server_group)
+    else:
+        assert data_dir.stat().st_mode & 0o777 == 0o700
+    for directory in ("keys", "postgres", "postgres/pgdata", "postgres/run"):
+        assert (data_dir / directory).stat().st_mode & 0o777 == 0o700, directory
+    for name in SECRETS:
+        assert (data_dir / name).stat().st_mode & 0o777 == 0o600, name
+    # Whatever else the runtime and its children create is private too.
+    for pid in (runtime.info["pid"], *runtime.info["processes"].values()):
+        status = Path(f"/proc/{pid}/status").read_text()
+        assert "Umask:\t0077" in status.splitlines(), pid
+
+
+@requires_root
+def test_other_users_can_neither_read_the_state_nor_connect(runtime: LocalLogSight) -> None:
+    with runtime.client() as client:
+        assert client.get("/.well-known/jwks.json").status_code == 200
+    data_dir = runtime.data_dir
+    server_user = pwd.getpwuid((data_dir / "postgres").stat().st_uid).pw_name
+    port = int((data_dir / "postgres" / "port").read_text())
+    user = outsider(server_user)
+
+    for role in ("postgres", "logsight"):
+        answer = psql(user, f"host=127.0.0.1 port={port} dbname=logsight user={role}")
+        assert answer.returncode != 0 and "no password supplied" in answer.stderr, answer
+    for who in (user, server_user):
+        readable = [name for name in SECRETS if can_read(who, data_dir / name)]
+        assert readable == [], who
+    assert not can_read(user, data_dir)
+    assert not can_read(user, data_dir / "postgres" / "pgdata")

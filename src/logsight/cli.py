@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from uuid import UUID
@@ -168,6 +169,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_local(args: argparse.Namespace) -> int:
+    # Nothing the runtime or its children create is readable by other users, whether or not
+    # the code creating it remembered to say so.
+    os.umask(0o077)
     settings = _settings()
     if args.component is None:
         from logsight.local.runtime import Supervisor

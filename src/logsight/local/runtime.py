@@ -3,6 +3,10 @@
 A supervisor that prepares the database and the broker, then runs the gateway, the processor
 pollers and the scheduler as child processes, restarting any that dies, and stops them all
 cleanly on Ctrl-C. Connection details are printed and written to DATA_DIR/runtime.json.
+
+DATA_DIR is readable by this process's user alone (0700; 0710 for the embedded server's group
+when that server runs as another user, which only lets it pass through to its own directory),
+and every file LogSight keeps in it is 0600.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,6 +30,7 @@ import psycopg
 from logsight.auth.bootstrap import ensure_first_admin
 from logsight.config import Settings
 from logsight.local.embedded_postgres import EmbeddedPostgres
+from logsight.private_files import make_private_directory, write_private
 from logsight.queue.topology import ensure_topology
 from logsight.sentry.dsn import dsn_for
 from logsight.storage.keys import create_key
@@ -32,6 +38,7 @@ from logsight.storage.migrate import migrate
 from logsight.storage.projects import create_project, find_project
 
 RUNTIME_FILE = "runtime.json"
+FIRST_ADMIN_FILE = "admin-password.txt"
 DEFAULT_PROJECT = "default"
 COMPONENTS = ("gateway", "processor", "scheduler")
 
@@ -44,10 +51,20 @@ def embedded_postgres(settings: Settings) -> EmbeddedPostgres:
     return EmbeddedPostgres(settings.data_dir.resolve() / "postgres")
 
 
+def private_data_dir(settings: Settings) -> Path:
+    """DATA_DIR, created when missing, with nothing in it readable by other users."""
+    data_dir = settings.data_dir.resolve()
+    group = None if settings.database_url else embedded_postgres(settings).server_group
+    make_private_directory(data_dir, traverse_group=group)
+    return data_dir
+
+
 def resolve_database_url(settings: Settings, *, announce: bool = False) -> str:
-    """LOGSIGHT_DATABASE_URL, or the embedded server in the data directory (started if needed)."""
+    """LOGSIGHT_DATABASE_URL, or the embedded server in the data directory (started if needed):
+    then the URL of its application role, which owns LogSight's database and nothing else."""
     if settings.database_url:
         return settings.database_url
+    private_data_dir(settings)
     server = embedded_postgres(settings)
     url = server.start()
     if announce:
@@ -71,6 +88,27 @@ def first_start(database_url: str, settings: Settings) -> FirstStart:
         row = conn.execute("SELECT number FROM projects WHERE id = %s", (project_id,)).fetchone()
     assert row is not None
     return FirstStart(project_id, int(row[0]), key, admin)
+
+
+def deliver_admin_password(admin: tuple[str, str], data_dir: Path, *, terminal: bool) -> list[str]:
+    """The lines announcing the first admin's password, shown once.
+
+    Only a terminal gets the password itself: output sent to a file or a pipe ends up in logs
+    that others may read, so the password goes to a 0600 file instead and only its path is
+    printed.
+    """
+    email, password = admin
+    if terminal:
+        return [
+            f"  admin      {email} / {password}",
+            "             (shown this once: sign in at POST /api/auth/login, then change it)",
+        ]
+    path = data_dir / FIRST_ADMIN_FILE
+    write_private(path, f"email: {email}\npassword: {password}\n")
+    return [
+        f"  admin      {email}, password in {path} (readable only by you)",
+        "             (sign in at POST /api/auth/login, change the password, delete the file)",
+    ]
 
 
 def _default_project_key(conn: psycopg.Connection, settings: Settings) -> tuple[str, str]:
@@ -133,9 +171,10 @@ class Supervisor:
         self.stop = threading.Event()
         self.children: list[Child] = []
         self.info: dict[str, Any] = {}
+        self.admin_lines: list[str] = []
 
     def prepare(self) -> str:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_data_dir(self.settings)
         say("LogSight local runtime")
         database_url = resolve_database_url(self.settings, announce=True)
         if self.settings.database_url:
@@ -155,6 +194,12 @@ class Supervisor:
     def run(self) -> int:
         database_url = self.prepare()
         start = first_start(database_url, self.settings)
+        # Delivered (to its file) before anything else can fail: it is made only once.
+        self.admin_lines = (
+            deliver_admin_password(start.admin, self.data_dir, terminal=sys.stdout.isatty())
+            if start.admin
+            else []
+        )
         base = f"http://{self.settings.host}:{self.settings.port}"
         env = {
             **os.environ,
@@ -207,10 +252,8 @@ class Supervisor:
         say(f"  project    {DEFAULT_PROJECT} ({project_id})")
         say(f"  key        {key}")
         say(f"  dsn        {dsn}  (for Sentry SDKs)")
-        if start.admin is not None:
-            email, password = start.admin
-            say(f"  admin      {email} / {password}")
-            say("             (shown this once: sign in at POST /api/auth/login, then change it)")
+        for line in self.admin_lines:
+            say(line)
         say(f"  details    {self.data_dir / RUNTIME_FILE}")
         say("")
         say("Send a test event:")
@@ -241,10 +284,7 @@ class Supervisor:
 
     def _write_info(self) -> None:
         self.info["processes"] = {c.name: c.pid for c in self.children}
-        path = self.data_dir / RUNTIME_FILE
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.info, indent=2) + "\n")
-        tmp.replace(path)
+        write_private(self.data_dir / RUNTIME_FILE, json.dumps(self.info, indent=2) + "\n")
 
     def _supervise(self) -> None:
         while not self.stop.wait(0.5):
