@@ -33,7 +33,9 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(
         default=Path(".logsight"),
-        description="Local runtime state: embedded PostgreSQL, runtime.json.",
+        description=(
+            "Local runtime state (private to its user): embedded PostgreSQL, runtime.json, keys."
+        ),
     )
     timescale: str = Field(
         default="auto",
