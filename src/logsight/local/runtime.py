@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -54,6 +55,12 @@ def embedded_postgres(settings: Settings) -> EmbeddedPostgres:
 def private_data_dir(settings: Settings) -> Path:
     """DATA_DIR, created when missing, with nothing in it readable by other users."""
     data_dir = settings.data_dir.resolve()
+    if data_dir.is_dir() and data_dir.stat().st_mode & stat.S_ISVTX:
+        # Closing a shared directory such as /tmp to everyone else would break the machine.
+        raise SystemExit(
+            f"error: LOGSIGHT_DATA_DIR={data_dir} is a shared directory (sticky bit); "
+            f"use a directory of LogSight's own, e.g. {data_dir / 'logsight'}"
+        )
     group = None if settings.database_url else embedded_postgres(settings).server_group
     make_private_directory(data_dir, traverse_group=group)
     return data_dir
