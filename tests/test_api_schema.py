@@ -1,6 +1,11 @@
 """The API against its own OpenAPI document, with schemathesis: no 500s, and every response's
 status, content type, headers and body as documented.
 
+Besides schemathesis's valid and invalid examples, every endpoint gets hostile values in each of
+its parameters and body fields (tests.support.hostile): text PostgreSQL cannot hold, integers
+beyond bigint, times beyond the calendar, forged cursors. They must be refused with a 4xx by the
+checks where requests come in, not by the database (the API's last resort, ``invalid_value``).
+
 Runs against the ASGI app (the same app Mangum serves) with a real database. Deterministic:
 Hypothesis is derandomized, examples are bounded, no example database. Requests carry a valid
 owner token, and most of them name the tenant's real organization, project, key, member,
@@ -11,6 +16,7 @@ tenant is rebuilt whenever an example broke it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,8 +27,9 @@ import psycopg
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
-from schemathesis import GenerationMode
+from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.transport import Response
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -33,11 +40,13 @@ from schemathesis.specs.openapi.checks import (
 
 from logsight.api.app import create_app
 from logsight.config import Settings
-from tests.support.openapi import TENANT_FIELDS, Operation, operations
+from tests.support import hostile
+from tests.support.openapi import TENANT_FIELDS, Operation, RequestBuilder, Slot, operations, slots
 from tests.support.tenancy import Tenant, discover, make_tenant
 
 POSITIVE_EXAMPLES = 25
 NEGATIVE_EXAMPLES = 10
+HOSTILE_EXAMPLES = 4  # per parameter or body field
 
 DOCUMENT = create_app(Settings()).openapi()
 # Problems found in routers of other areas, reported to their owners; remove once fixed.
@@ -63,13 +72,23 @@ def params(ops: list[Operation], *, needs_input: bool = False) -> list[Any]:
 OPERATIONS = operations(DOCUMENT)
 PATH_PARAMETERS = {name for op in OPERATIONS for name in op.path_params}
 
+
+def refused_where_it_came_in(ctx: Any, response: Response, case: Case) -> bool | None:
+    """The database refused a value (the API's last resort): a check at the edge is missing."""
+    if response.status_code == 400 and b'"invalid_value"' in response.content:
+        raise AssertionError(f"the database refused a value of {case.operation.label}")
+    return None
+
+
 CHECKS = [
     not_a_server_error,
+    refused_where_it_came_in,
     status_code_conformance,
     content_type_conformance,
     response_headers_conformance,
     response_schema_conformance,
 ]
+HOSTILE_SLOTS = [(op, slot) for op in OPERATIONS for slot in slots(RequestBuilder(DOCUMENT), op)]
 
 
 @dataclass
@@ -128,14 +147,61 @@ def fixture(database_url: str) -> Any:
     app.state.services.close()
 
 
+def with_tenant_ids(case: Case, ids: dict[str, Any]) -> None:
+    for name in case.path_parameters or {}:
+        if name in ids:
+            case.path_parameters[name] = ids[name]
+    for name in TENANT_FIELDS:
+        if isinstance(case.body, dict) and name in case.body:
+            case.body[name] = str(ids[name])
+        if case.query and name in case.query:
+            case.query[name] = str(ids[name])
+
+
+def put(document: Any, keys: tuple[str | int, ...], value: Any) -> Any:
+    """``document`` with ``value`` at ``keys`` (0: an array's first item), made if missing."""
+    if not keys:
+        return value
+    head, rest = keys[0], keys[1:]
+    if isinstance(head, int):
+        items = list(document) if isinstance(document, list) and document else [None]
+        items[0] = put(items[0], rest, value)
+        return items
+    mapping = dict(document) if isinstance(document, dict) else {}
+    mapping[head] = put(mapping.get(head), rest, value)
+    return mapping
+
+
+def plant(case: Case, slot: Slot, value: Any) -> None:
+    name = str(slot.keys[0])
+    if slot.where == "path":
+        # As the URL carries them: text (the tenant's ids included).
+        case.path_parameters = {k: str(v) for k, v in (case.path_parameters or {}).items()}
+        case.path_parameters[name] = value
+    elif slot.where == "query":
+        case.query = {**(case.query or {}), name: value}
+    else:
+        body = put(case.body if isinstance(case.body, dict) else {}, slot.keys, value)
+        # Encoded here: ASCII JSON carries unpaired surrogates, which no UTF-8 encoder takes.
+        case.body = json.dumps(body).encode()
+
+
 def run_examples(
-    fixture: Fixture, method: str, path: str, mode: GenerationMode, count: int
+    fixture: Fixture,
+    method: str,
+    path: str,
+    mode: GenerationMode,
+    count: int,
+    hostile_slot: Slot | None = None,
 ) -> None:
+    """``count`` examples of ``mode``; with ``hostile_slot``, valid examples with a hostile
+    value in that one place and the tenant's real things everywhere else."""
     operation = fixture.schema[path][method]
     strategy = operation.as_strategy(generation_mode=mode)
     checks: list[Callable[..., Any]] = [*CHECKS]
     if mode is GenerationMode.NEGATIVE:
         checks.append(negative_data_rejection)
+    planted = hostile.values(hostile_slot.kind, hostile_slot.where) if hostile_slot else None
 
     @settings(
         max_examples=count,
@@ -150,15 +216,12 @@ def run_examples(
         case = data.draw(strategy)
         ids = fixture.ids()
         # Mostly the tenant's real things, sometimes whatever was generated (not found).
-        if mode is GenerationMode.POSITIVE and data.draw(st.integers(0, 3)):
-            for name in case.path_parameters or {}:
-                if name in ids:
-                    case.path_parameters[name] = ids[name]
-            for name in TENANT_FIELDS:
-                if isinstance(case.body, dict) and name in case.body:
-                    case.body[name] = str(ids[name])
-                if case.query and name in case.query:
-                    case.query[name] = str(ids[name])
+        if hostile_slot is not None or (
+            mode is GenerationMode.POSITIVE and data.draw(st.integers(0, 3))
+        ):
+            with_tenant_ids(case, ids)
+        if hostile_slot is not None and planted is not None:
+            plant(case, hostile_slot, data.draw(planted))
         tenant = fixture.intact()
         token = tenant.members["owner"].token
         case.call_and_validate(headers={"authorization": f"Bearer {token}"}, checks=checks)
@@ -174,3 +237,20 @@ def test_positive_requests_conform(fixture: Fixture, method: str, path: str) -> 
 @pytest.mark.parametrize(("method", "path"), params(OPERATIONS, needs_input=True))
 def test_invalid_requests_are_rejected(fixture: Fixture, method: str, path: str) -> None:
     run_examples(fixture, method, path, GenerationMode.NEGATIVE, NEGATIVE_EXAMPLES)
+
+
+@pytest.mark.parametrize(
+    ("operation", "slot"),
+    [pytest.param(op, slot, id=f"{op.id} {slot.field} {slot.kind}") for op, slot in HOSTILE_SLOTS],
+)
+def test_hostile_values_are_refused_at_the_edge(
+    fixture: Fixture, operation: Operation, slot: Slot
+) -> None:
+    run_examples(
+        fixture,
+        operation.method,
+        operation.path,
+        GenerationMode.POSITIVE,
+        HOSTILE_EXAMPLES,
+        hostile_slot=slot,
+    )

@@ -46,13 +46,16 @@ class ApiCaller:
         *,
         token: str | None = None,
         json: Any = None,
+        raw: bytes | None = None,
         query: str = "",
         headers: dict[str, str] | None = None,
     ) -> Reply:
+        """``json`` is sent encoded; ``raw`` as it is (JSON that orjson will not write)."""
         all_headers = dict(headers or {})
-        body = b""
+        body = raw or b""
         if json is not None:
             body = orjson.dumps(json)
+        if body:
             all_headers.setdefault("content-type", "application/json")
         if token is not None:
             all_headers["authorization"] = f"Bearer {token}"

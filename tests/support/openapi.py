@@ -135,3 +135,62 @@ class RequestBuilder:
     def body(self, operation: Operation, ids: dict[str, Any]) -> Any:
         schema = operation.body_schema
         return None if schema is None else self.value(schema, "", ids)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A place in a request that takes a value: a path or query parameter, or a body field
+    (``keys`` is then its path in the body; 0 stands for an array's items)."""
+
+    where: str  # "path", "query" or "body"
+    keys: tuple[str | int, ...]
+    kind: str  # "text", "integer", "time" or "cursor"
+
+    @property
+    def field(self) -> str:
+        """The field name the API's errors give for it: ``query.q``, ``body.ids.0``."""
+        return ".".join([self.where, *map(str, self.keys)])
+
+
+# Not declared by any operation, read by some (event property filters): every route must cope.
+UNDECLARED_QUERY = Slot("query", ("prop.x",), "text")
+
+
+def slots(builder: RequestBuilder, operation: Operation) -> list[Slot]:
+    """Every parameter and body field of ``operation`` that takes text, an integer or a time,
+    plus an undeclared query parameter."""
+    found = [UNDECLARED_QUERY]
+    for param in operation.spec.get("parameters", []):
+        if param["in"] in {"path", "query"}:
+            found += _slots(builder, param.get("schema", {}), param["in"], (param["name"],))
+    if operation.body_schema is not None:
+        found += _slots(builder, operation.body_schema, "body", ())
+    return found
+
+
+def _slots(
+    builder: RequestBuilder, schema: dict[str, Any], where: str, keys: tuple[str | int, ...]
+) -> list[Slot]:
+    schema = builder.resolve(schema)
+    for key in ("anyOf", "oneOf", "allOf"):
+        if key in schema:
+            choices = [c for c in schema[key] if builder.resolve(c).get("type") != "null"]
+            return _slots(builder, choices[0], where, keys) if choices else []
+    kind = schema.get("type")
+    if kind == "object":
+        return [
+            slot
+            for name, sub in schema.get("properties", {}).items()
+            for slot in _slots(builder, sub, where, (*keys, name))
+        ]
+    if kind == "array":
+        # Query parameters repeat rather than nest: one value stands for the list.
+        inner = keys if where == "query" else (*keys, 0)
+        return _slots(builder, schema.get("items", {}), where, inner)
+    if kind == "integer":
+        return [Slot(where, keys, "integer")]
+    if kind == "string":
+        if keys == ("cursor",):
+            return [Slot(where, keys, "cursor")]
+        return [Slot(where, keys, "time" if schema.get("format") == "date-time" else "text")]
+    return []

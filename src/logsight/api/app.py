@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 
 from logsight import __version__
-from logsight.api import errors
+from logsight.api import errors, storable
 from logsight.api.routers import (
     audit,
     auth,
@@ -53,6 +53,9 @@ def create_app(settings: Settings, services: ApiServices | None = None) -> FastA
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        # Every route, those added later too: text PostgreSQL cannot store is a 422.
+        dependencies=[Depends(storable.check_text)],
+        responses={422: errors.ERROR_RESPONSES[422]},
     )
     app.state.services = services or ApiServices(settings)
     errors.install(app)

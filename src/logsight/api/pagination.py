@@ -1,13 +1,22 @@
-"""Cursor pagination: opaque cursors that encode the last item's sort key."""
+"""Cursor pagination: opaque cursors that encode the last item's sort key.
+
+Cursors come back from clients and what they hold reaches SQL, so a cursor is read only in the
+exact shape its list writes (JSON types checked strictly, times with an offset and within the
+calendar, ids, counts within bigint). Anything else, garbled, forged, or written by another list
+or sort order, is a 400 naming the cursor.
+"""
 
 from __future__ import annotations
 
 import base64
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
 
 import orjson
-from pydantic import BaseModel
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
+from logsight.api.storable import BIGINT_MAX, within_calendar
 from logsight.errors import ApiError
 
 DEFAULT_LIMIT = 50
@@ -19,18 +28,29 @@ class Page[T](BaseModel):
     next_cursor: str | None = None
 
 
+_Time = Annotated[AwareDatetime, AfterValidator(within_calendar)]
+_Count = Annotated[int, Field(ge=0, le=BIGINT_MAX)]
+_Serial = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
+_STRICT = ConfigDict(strict=True)
+
+# The shapes lists write: the sort key of their last item.
+TIME: TypeAdapter[tuple[datetime]] = TypeAdapter(tuple[_Time], config=_STRICT)
+TIME_ID: TypeAdapter[tuple[datetime, UUID]] = TypeAdapter(tuple[_Time, UUID], config=_STRICT)
+TIME_SERIAL: TypeAdapter[tuple[datetime, int]] = TypeAdapter(tuple[_Time, _Serial], config=_STRICT)
+COUNT_ID: TypeAdapter[tuple[int, UUID]] = TypeAdapter(tuple[_Count, UUID], config=_STRICT)
+SERIAL: TypeAdapter[tuple[int]] = TypeAdapter(tuple[_Serial], config=_STRICT)
+
+
 def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(values, default=str)).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
+def decode_cursor[T](cursor: str | None, shape: TypeAdapter[T]) -> T | None:
+    """The values of a cursor written by ``encode_cursor``, in ``shape``; None without one."""
     if not cursor:
         return None
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        values = orjson.loads(base64.urlsafe_b64decode(padded))
-    except (ValueError, orjson.JSONDecodeError) as exc:
+        document = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return shape.validate_json(document)
+    except ValueError as exc:  # base64's, and pydantic's ValidationError
         raise ApiError(400, "invalid_cursor", "cursor is not valid", "cursor") from exc
-    if not isinstance(values, list) or len(values) != arity:
-        raise ApiError(400, "invalid_cursor", "cursor is not valid", "cursor")
-    return values

@@ -55,6 +55,7 @@ class EventQuery:
     session_id: str | None = None
     release: str | None = None
     environment: str | None = None
+    fingerprint: str | None = None
     # property key → accepted values (compared with the JSON value's text: 42, true, pro)
     properties: dict[str, list[str]] = field(default_factory=dict)
     text: str | None = None
@@ -80,7 +81,7 @@ def _conditions(project_id: UUID, q: EventQuery) -> list[sql.Composable]:
             where.append(
                 sql.SQL("{} = ANY({})").format(sql.Identifier(column), sql.Literal(list(values)))
             )
-    for column in ("user_id", "session_id", "release", "environment"):
+    for column in ("user_id", "session_id", "release", "environment", "fingerprint"):
         value = getattr(q, column)
         if value is not None:
             where.append(sql.SQL("{} = {}").format(sql.Identifier(column), sql.Literal(value)))
@@ -136,15 +137,20 @@ def get(
     project_id: UUID,
     event_id: UUID,
     timestamp: datetime | None = None,
+    fingerprint: str | None = None,
 ) -> dict[str, Any] | None:
-    """One event with every field. ``timestamp`` (from a search result) narrows the look-up to
-    one partition or chunk; without it the (project_id, event_id) index finds it."""
+    """One event with every field (of the issue ``fingerprint`` names, if given).
+    ``timestamp`` (from a search result) narrows the look-up to one partition or chunk;
+    without it the (project_id, event_id) index finds it."""
     query = sql.SQL(
-        "SELECT {columns} FROM events WHERE project_id = %s AND event_id = %s{at} LIMIT 1"
+        "SELECT {columns} FROM events WHERE project_id = %s AND event_id = %s{at}{issue} LIMIT 1"
     ).format(
         columns=sql.SQL(", ").join(map(sql.Identifier, DETAIL_COLUMNS)),
         at=sql.SQL(" AND timestamp = {}").format(sql.Literal(timestamp))
         if timestamp
+        else sql.SQL(""),
+        issue=sql.SQL(" AND fingerprint = {}").format(sql.Literal(fingerprint))
+        if fingerprint is not None
         else sql.SQL(""),
     )
     with conn.cursor(row_factory=dict_row) as cur:

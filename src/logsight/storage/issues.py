@@ -1,4 +1,5 @@
-"""Issue maintenance inside the batch write: set-based, idempotent.
+"""Issue writes: maintenance inside the batch write (set-based, idempotent), and the status
+people set (resolve, ignore, reopen).
 
 The CTEs below extend the writer's ``INSERT INTO events ... RETURNING`` statement (the
 ``inserted`` CTE), so issues are derived from exactly the rows inserted: a redelivered batch
@@ -7,6 +8,11 @@ inserts no events and therefore touches no issue. Users affected are counted thr
 """
 
 from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import psycopg
 
 # Mirrors logsight.processing.grouping.title: "Type: value" on one line, else what there is.
 TITLE_SQL = r"""left(split_part(btrim(CASE
@@ -117,3 +123,44 @@ upserted_issues AS (
         resolved_at = CASE WHEN i.status = 'resolved' THEN NULL ELSE i.resolved_at END
     RETURNING 1
 )"""
+
+
+def set_status(
+    conn: psycopg.Connection,
+    project_id: UUID,
+    ids: list[UUID],
+    status: str,
+    *,
+    user_id: UUID | None,
+    ignore_until: datetime | None = None,
+    ignore_count: int | None = None,
+) -> list[UUID]:
+    """Set the status of the project's issues among ``ids``; returns those that exist.
+
+    Ignoring with a count reopens the issue once it has that many more events; the threshold
+    saturates at the largest bigint (never reached) rather than overflowing.
+    """
+    rows = conn.execute(
+        """
+        UPDATE issues SET
+            status = %(status)s,
+            status_changed_at = now(),
+            status_changed_by = %(user)s,
+            resolved_at = CASE WHEN %(status)s = 'resolved' THEN now() END,
+            regressed = CASE WHEN %(status)s = 'resolved' THEN false ELSE regressed END,
+            ignore_until = CASE WHEN %(status)s = 'ignored' THEN %(until)s::timestamptz END,
+            ignore_until_events = CASE WHEN %(status)s = 'ignored' AND %(count)s::bigint IS NOT NULL
+                THEN least(events::numeric + %(count)s::bigint, 9223372036854775807)::bigint END
+        WHERE project_id = %(project)s AND id = ANY(%(ids)s)
+        RETURNING id
+        """,
+        {
+            "status": status,
+            "user": user_id,
+            "until": ignore_until,
+            "count": ignore_count,
+            "project": project_id,
+            "ids": ids,
+        },
+    ).fetchall()
+    return [row[0] for row in rows]

@@ -24,9 +24,10 @@ from pydantic import BaseModel, Field
 from logsight.api.deps import CurrentAccess
 from logsight.api.errors import ERROR_RESPONSES
 from logsight.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, encode_cursor
+from logsight.api.storable import BIGINT_MAX
 from logsight.errors import ApiError
 from logsight.tenancy.access import Role
-from logsight.tenancy.listing import BIGINT_MAX, page_of, time_int_after
+from logsight.tenancy.listing import page_of, time_int_after
 
 router = APIRouter(
     prefix="/projects/{project_id}/dead-letters", tags=["dead letters"], responses=ERROR_RESPONSES

@@ -12,7 +12,15 @@ from pydantic import BaseModel, Field
 
 from logsight.api.deps import CurrentAccess
 from logsight.api.errors import ERROR_RESPONSES, ErrorResponse
-from logsight.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
+from logsight.api.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    TIME_ID,
+    Page,
+    decode_cursor,
+    encode_cursor,
+)
+from logsight.api.storable import Time
 from logsight.errors import ApiError
 from logsight.query import events as event_queries
 from logsight.query import read_only
@@ -97,19 +105,6 @@ def property_filters(request: Request) -> dict[str, list[str]]:
     return found
 
 
-def _decode_after(cursor: str | None) -> tuple[datetime, UUID] | None:
-    values = decode_cursor(cursor, 2)
-    if values is None:
-        return None
-    try:
-        at, event_id = datetime.fromisoformat(values[0]), UUID(values[1])
-    except (TypeError, ValueError) as exc:
-        raise ApiError(400, "invalid_cursor", "cursor is not valid", "cursor") from exc
-    if at.tzinfo is None:
-        raise ApiError(400, "invalid_cursor", "cursor is not valid", "cursor")
-    return at, event_id
-
-
 ListParam = Annotated[list[str] | None, Query()]
 
 
@@ -144,8 +139,8 @@ def list_events(
     request: Request,
     access: CurrentAccess,
     *,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: datetime | None = None,
+    from_: Annotated[Time | None, Query(alias="from")] = None,
+    to: Time | None = None,
     type: ListParam = None,
     name: ListParam = None,
     level: ListParam = None,
@@ -177,7 +172,7 @@ def list_events(
         properties=property_filters(request),
         text=q,
     )
-    after = _decode_after(cursor)
+    after = decode_cursor(cursor, TIME_ID)
     with read_only(access.conn):
         rows, following = event_queries.search(
             access.conn, project_id, query, limit=limit, after=after
@@ -196,7 +191,7 @@ def get_event(
     event_id: UUID,
     access: CurrentAccess,
     timestamp: Annotated[
-        datetime | None,
+        Time | None,
         Query(
             description="The event's timestamp, from a search result: makes the look-up cheaper."
         ),

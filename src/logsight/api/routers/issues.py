@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from psycopg import sql
-from psycopg.rows import dict_row
 from pydantic import BaseModel, Field, model_validator
 
 from logsight.api.deps import ClientIp, CurrentAccess
 from logsight.api.errors import ERROR_RESPONSES
-from logsight.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
+from logsight.api.pagination import (
+    COUNT_ID,
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    TIME_ID,
+    Page,
+    decode_cursor,
+    encode_cursor,
+)
 from logsight.api.routers.events import EventPublic, EventSummary
+from logsight.api.storable import BIGINT_MAX, Time
 from logsight.processing.grouping import in_app_frames
 from logsight.query import events as event_queries
+from logsight.query import issues as issue_queries
+from logsight.query.events import EventQuery
+from logsight.query.issues import IssueFilters, IssueSort
+from logsight.storage import issues as issue_writes
 from logsight.tenancy import audit
 from logsight.tenancy.access import Role, not_found
 
@@ -25,23 +36,14 @@ router = APIRouter(
     prefix="/projects/{project_id}/issues", tags=["issues"], responses=ERROR_RESPONSES
 )
 
-EVENT_COLUMNS = ", ".join(event_queries.DETAIL_COLUMNS)
 TAG_SAMPLE = 1000
 TOP_VALUES = 10
-BUILT_IN_TAGS = ("level", "release", "environment", "browser", "os", "device")
 
 
 class IssueStatus(StrEnum):
     UNRESOLVED = "unresolved"
     RESOLVED = "resolved"
     IGNORED = "ignored"
-
-
-class IssueSort(StrEnum):
-    LAST_SEEN = "last_seen"
-    FIRST_SEEN = "first_seen"
-    EVENTS = "events"
-    USERS = "users"
 
 
 class IssuePublic(BaseModel):
@@ -122,11 +124,14 @@ class IssueDetail(IssuePublic):
 
 class IssueStatusUpdate(BaseModel):
     status: IssueStatus
-    ignore_until: datetime | None = Field(
+    ignore_until: Time | None = Field(
         default=None, description="With status=ignored: reopen after this moment."
     )
     ignore_count: int | None = Field(
-        default=None, ge=1, description="With status=ignored: reopen after this many more events."
+        default=None,
+        ge=1,
+        le=BIGINT_MAX,
+        description="With status=ignored: reopen after this many more events.",
     )
 
     @model_validator(mode="after")
@@ -143,25 +148,6 @@ class IssueBulkUpdate(IssueStatusUpdate):
 class IssueBulkResult(BaseModel):
     updated: int
     ids: list[UUID]
-
-
-_ISSUE_COLUMNS = (
-    "id, project_id, fingerprint, title, culprit, error_type, level, first_seen, last_seen,"
-    " events, users, first_release, last_release, status, status_changed_at, resolved_at,"
-    " ignore_until, ignore_until_events, regressed, regressed_at, regression_event_id"
-)
-_SORT_COLUMNS = {
-    IssueSort.LAST_SEEN: "last_seen",
-    IssueSort.FIRST_SEEN: "first_seen",
-    IssueSort.EVENTS: "events",
-    IssueSort.USERS: "users",
-}
-
-
-def _cursor_value(sort: IssueSort, value: Any) -> Any:
-    if sort in (IssueSort.LAST_SEEN, IssueSort.FIRST_SEEN):
-        return datetime.fromisoformat(value)
-    return int(value)
 
 
 @router.get("", response_model=Page[IssuePublic], summary="List a project's issues")
@@ -182,61 +168,33 @@ def list_issues(
     cursor: str | None = None,
 ) -> Page[IssuePublic]:
     access.project(project_id)
-    column = sql.Identifier(_SORT_COLUMNS[sort])
-    where: list[sql.Composable] = [sql.SQL("project_id = {}").format(sql.Literal(project_id))]
-    if status is not None:
-        where.append(sql.SQL("status = {}").format(sql.Literal(status.value)))
-    if level:
-        where.append(sql.SQL("level = {}").format(sql.Literal(level)))
-    if query:
-        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        where.append(
-            sql.SQL("(title ILIKE {p} OR culprit ILIKE {p})").format(p=sql.Literal(pattern))
-        )
-    for name, value in (("release", release), ("environment", environment)):
-        if value:
-            where.append(
-                sql.SQL(
-                    "EXISTS (SELECT 1 FROM events e WHERE e.project_id = issues.project_id"
-                    " AND e.fingerprint = issues.fingerprint AND e.{} = {})"
-                ).format(sql.Identifier(name), sql.Literal(value))
-            )
-    after = decode_cursor(cursor, 2)
-    if after is not None:
-        where.append(
-            sql.SQL("({}, id) < ({}, {})").format(
-                column, sql.Literal(_cursor_value(sort, after[0])), sql.Literal(UUID(after[1]))
-            )
-        )
-    statement = sql.SQL(
-        "SELECT {cols} FROM issues WHERE {where} ORDER BY {col} DESC, id DESC LIMIT {limit}"
-    ).format(
-        cols=sql.SQL(_ISSUE_COLUMNS),
-        where=sql.SQL(" AND ").join(where),
-        col=column,
-        limit=sql.Literal(limit + 1),
+    filters = IssueFilters(
+        status=status.value if status is not None else None,
+        level=level,
+        release=release,
+        environment=environment,
+        text=query,
     )
-    with access.conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(statement).fetchall()
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1]
-        value = last[_SORT_COLUMNS[sort]]
-        next_cursor = encode_cursor(
-            [value.isoformat() if isinstance(value, datetime) else value, str(last["id"])]
-        )
-    return Page[IssuePublic](data=[IssuePublic(**r) for r in page], next_cursor=next_cursor)
+    # A cursor holds the sort column's value: a cursor of another sort is refused.
+    after: tuple[datetime | int, UUID] | None = (
+        decode_cursor(cursor, TIME_ID) if sort.by_time else decode_cursor(cursor, COUNT_ID)
+    )
+    rows, following = issue_queries.search(
+        access.conn, project_id, filters, sort, limit=limit, after=after
+    )
+    return Page[IssuePublic](
+        data=[IssuePublic(**r) for r in rows],
+        next_cursor=_cursor(following) if following else None,
+    )
+
+
+def _cursor(key: tuple[datetime | int, UUID]) -> str:
+    value, issue_id = key
+    return encode_cursor([value.isoformat() if isinstance(value, datetime) else value, issue_id])
 
 
 def _issue(access: CurrentAccess, project_id: UUID, issue_id: UUID) -> dict[str, Any]:
-    with access.conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            sql.SQL("SELECT {} FROM issues WHERE id = %s AND project_id = %s").format(
-                sql.SQL(_ISSUE_COLUMNS)
-            ),
-            (issue_id, project_id),
-        ).fetchone()
+    row = issue_queries.get(access.conn, project_id, issue_id)
     if row is None:
         raise not_found("issue")
     return row
@@ -277,66 +235,32 @@ def _exceptions(error: dict[str, Any] | None) -> list[ExceptionPublic]:
 def _series(
     access: CurrentAccess, project_id: UUID, fingerprint: str, step: timedelta, count: int
 ) -> list[TimePoint]:
-    now = datetime.now(UTC)
-    origin = datetime(2000, 1, 1, tzinfo=UTC)
-    end = origin + ((now - origin) // step) * step
-    start = end - step * (count - 1)
-    rows = access.conn.execute(
-        "SELECT date_bin(%s, timestamp, %s) AS bucket, count(*) FROM events"
-        " WHERE project_id = %s AND fingerprint = %s AND timestamp >= %s"
-        " GROUP BY 1",
-        (step, origin, project_id, fingerprint, start),
-    ).fetchall()
-    counts: dict[datetime, int] = {bucket: int(n) for bucket, n in rows}
     return [
-        TimePoint(bucket=start + step * i, events=int(counts.get(start + step * i, 0)))
-        for i in range(count)
+        TimePoint(bucket=bucket, events=events)
+        for bucket, events in issue_queries.activity(
+            access.conn, project_id, fingerprint, step, count
+        )
     ]
 
 
 def _tags(access: CurrentAccess, project_id: UUID, fingerprint: str) -> list[TagDistribution]:
-    built_in = ", ".join(f"('{t}', {t})" for t in BUILT_IN_TAGS)
-    rows = access.conn.execute(
-        f"""
-        WITH recent AS (
-            SELECT * FROM events WHERE project_id = %s AND fingerprint = %s
-            ORDER BY timestamp DESC LIMIT {TAG_SAMPLE}
-        ),
-        pairs AS (
-            SELECT t.key, t.value FROM recent,
-                LATERAL (VALUES {built_in}) AS t(key, value) WHERE t.value IS NOT NULL
-            UNION ALL
-            SELECT p.key, p.value FROM recent, LATERAL jsonb_each_text(recent.properties) AS p
-            WHERE jsonb_typeof(recent.properties -> p.key) IN ('string', 'number', 'boolean')
-        ),
-        counted AS (
-            SELECT key, value, count(*) AS n,
-                   sum(count(*)) OVER (PARTITION BY key) AS total,
-                   row_number() OVER (PARTITION BY key ORDER BY count(*) DESC, value) AS rank
-            FROM pairs GROUP BY key, value
+    return [
+        TagDistribution(
+            key=key,
+            total=total,
+            values=[TagValue(value=value, count=n) for value, n in values],
         )
-        SELECT key, total, value, n FROM counted WHERE rank <= {TOP_VALUES}
-        ORDER BY total DESC, key, n DESC, value
-        """,
-        (project_id, fingerprint),
-    ).fetchall()
-    distributions: dict[str, TagDistribution] = {}
-    for key, total, value, n in rows:
-        entry = distributions.setdefault(key, TagDistribution(key=key, total=int(total), values=[]))
-        entry.values.append(TagValue(value=value, count=int(n)))
-    return list(distributions.values())
+        for key, total, values in issue_queries.tags(
+            access.conn, project_id, fingerprint, sample=TAG_SAMPLE, top=TOP_VALUES
+        )
+    ]
 
 
 @router.get("/{issue_id}", response_model=IssueDetail, summary="One issue in full")
 def get_issue(project_id: UUID, issue_id: UUID, access: CurrentAccess) -> IssueDetail:
     access.project(project_id)
     issue = _issue(access, project_id, issue_id)
-    with access.conn.cursor(row_factory=dict_row) as cur:
-        latest = cur.execute(
-            f"SELECT {EVENT_COLUMNS} FROM events WHERE project_id = %s AND fingerprint = %s"
-            " ORDER BY timestamp DESC, event_id DESC LIMIT 1",
-            (project_id, issue["fingerprint"]),
-        ).fetchone()
+    latest = issue_queries.latest_event(access.conn, project_id, issue["fingerprint"])
     event = _event_row(latest) if latest else None
     return IssueDetail(
         **issue,
@@ -361,30 +285,17 @@ def issue_events(
 ) -> Page[EventSummary]:
     access.project(project_id)
     issue = _issue(access, project_id, issue_id)
-    after = decode_cursor(cursor, 2)
-    bound: sql.Composable = sql.SQL("")
-    if after is not None:
-        bound = sql.SQL(" AND (timestamp, event_id) < ({}, {})").format(
-            sql.Literal(datetime.fromisoformat(after[0])), sql.Literal(UUID(after[1]))
-        )
-    statement = sql.SQL(
-        "SELECT event_id, timestamp, received_at, type, name, level, message, user_id,"
-        " session_id, release, environment, fingerprint, browser, os, device, properties"
-        " FROM events WHERE project_id = {} AND fingerprint = {}{}"
-        " ORDER BY timestamp DESC, event_id DESC LIMIT {}"
-    ).format(
-        sql.Literal(project_id), sql.Literal(issue["fingerprint"]), bound, sql.Literal(limit + 1)
-    )
-    with access.conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(statement).fetchall()
-    page = rows[:limit]
-    next_cursor = (
-        encode_cursor([page[-1]["timestamp"].isoformat(), str(page[-1]["event_id"])])
-        if len(rows) > limit
-        else None
+    after = decode_cursor(cursor, TIME_ID)
+    rows, following = event_queries.search(
+        access.conn,
+        project_id,
+        EventQuery(fingerprint=issue["fingerprint"]),
+        limit=limit,
+        after=after,
     )
     return Page[EventSummary](
-        data=[EventSummary.from_row(r) for r in page], next_cursor=next_cursor
+        data=[EventSummary.from_row(r) for r in rows],
+        next_cursor=encode_cursor([following[0].isoformat(), following[1]]) if following else None,
     )
 
 
@@ -396,12 +307,7 @@ def issue_event(
 ) -> EventPublic:
     access.project(project_id)
     issue = _issue(access, project_id, issue_id)
-    with access.conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            f"SELECT {EVENT_COLUMNS} FROM events"
-            " WHERE project_id = %s AND fingerprint = %s AND event_id = %s LIMIT 1",
-            (project_id, issue["fingerprint"], event_id),
-        ).fetchone()
+    row = event_queries.get(access.conn, project_id, event_id, fingerprint=issue["fingerprint"])
     if row is None:
         raise not_found("event")
     return _event_row(row)
@@ -417,30 +323,15 @@ def _apply_status(
     project = access.project(project_id, need=Role.MEMBER)
     status = update.status.value
     with access.conn.transaction():
-        rows = access.conn.execute(
-            """
-            UPDATE issues SET
-                status = %(status)s,
-                status_changed_at = now(),
-                status_changed_by = %(user)s,
-                resolved_at = CASE WHEN %(status)s = 'resolved' THEN now() END,
-                regressed = CASE WHEN %(status)s = 'resolved' THEN false ELSE regressed END,
-                ignore_until = CASE WHEN %(status)s = 'ignored' THEN %(until)s::timestamptz END,
-                ignore_until_events = CASE WHEN %(status)s = 'ignored' AND %(count)s::bigint
-                    IS NOT NULL THEN events + %(count)s::bigint END
-            WHERE project_id = %(project)s AND id = ANY(%(ids)s)
-            RETURNING id
-            """,
-            {
-                "status": status,
-                "user": access.user_id,
-                "until": update.ignore_until,
-                "count": update.ignore_count,
-                "project": project_id,
-                "ids": ids,
-            },
-        ).fetchall()
-        updated = [row[0] for row in rows]
+        updated = issue_writes.set_status(
+            access.conn,
+            project_id,
+            ids,
+            status,
+            user_id=access.user_id,
+            ignore_until=update.ignore_until,
+            ignore_count=update.ignore_count,
+        )
         if updated:
             audit.record(
                 access.conn,

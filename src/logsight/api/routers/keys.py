@@ -30,7 +30,7 @@ router = APIRouter(prefix="/projects/{project_id}/keys", tags=["keys"], response
 # What browsers send in Origin: scheme://host[:port], no path. "*" allows any origin.
 Origin = Annotated[
     str,
-    Field(max_length=255, pattern=r"^(\*|[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s\x00]+/?)$"),
+    Field(max_length=255, pattern=r"^(\*|[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s]+/?)$"),
     AfterValidator(lambda origin: origin.rstrip("/").lower()),
 ]
 Origins = Annotated[

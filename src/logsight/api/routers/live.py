@@ -10,9 +10,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from logsight.api.deps import CurrentAccess
-from logsight.api.pagination import decode_cursor, encode_cursor
+from logsight.api.pagination import TIME, decode_cursor, encode_cursor
 from logsight.api.routers.events import QUERY_RESPONSES, EventSummary
-from logsight.errors import ApiError
 from logsight.query import live as live_queries
 from logsight.query import read_only
 
@@ -39,19 +38,6 @@ class LivePublic(BaseModel):
     model_config = {"populate_by_name": True}
 
 
-def _decode(cursor: str | None) -> datetime | None:
-    values = decode_cursor(cursor, 1)
-    if values is None:
-        return None
-    try:
-        after = datetime.fromisoformat(values[0])
-    except (TypeError, ValueError) as exc:
-        raise ApiError(400, "invalid_cursor", "cursor is not valid", "cursor") from exc
-    if after.tzinfo is None:
-        raise ApiError(400, "invalid_cursor", "cursor is not valid", "cursor")
-    return after
-
-
 @router.get(
     "",
     response_model=LivePublic,
@@ -72,9 +58,11 @@ def live(
     limit: Annotated[int, Query(ge=0, le=MAX_LIVE_EVENTS)] = 50,
 ) -> LivePublic:
     access.project(project_id)
-    after = _decode(cursor)
+    after = decode_cursor(cursor, TIME)
     with read_only(access.conn):
-        window = live_queries.poll(access.conn, project_id, after, limit=limit)
+        window = live_queries.poll(
+            access.conn, project_id, after[0] if after else None, limit=limit
+        )
     return LivePublic(
         from_=window.start,
         to=window.end,

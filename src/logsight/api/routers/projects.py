@@ -11,13 +11,14 @@ from pydantic import BaseModel, Field
 
 from logsight.api.deps import ClientIp, CurrentAccess, Services
 from logsight.api.errors import ERROR_RESPONSES
-from logsight.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
+from logsight.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, encode_cursor
 from logsight.errors import ApiError
 from logsight.sentry.dsn import dsn_for
 from logsight.storage.keys import create_key
 from logsight.storage.projects import slugify
 from logsight.tenancy import audit
 from logsight.tenancy.access import Role
+from logsight.tenancy.listing import time_id_after
 
 router = APIRouter(prefix="/projects", tags=["projects"], responses=ERROR_RESPONSES)
 
@@ -69,11 +70,10 @@ def list_projects(
     cursor: str | None = None,
 ) -> Page[ProjectPublic]:
     rows = access.projects(organization_id)
-    after = decode_cursor(cursor, 2)
+    after = time_id_after(cursor)
     if after is not None:
-        rows = [
-            r for r in rows if (r["created_at"].isoformat(), str(r["id"])) > (after[0], after[1])
-        ]
+        # Listed by (created_at, id): Python orders UUIDs as PostgreSQL does, by their bytes.
+        rows = [r for r in rows if (r["created_at"], r["id"]) > after]
     page = rows[:limit]
     next_cursor = (
         encode_cursor([page[-1]["created_at"].isoformat(), str(page[-1]["id"])])

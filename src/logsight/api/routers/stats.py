@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from logsight.api.deps import CurrentAccess
 from logsight.api.routers.events import QUERY_RESPONSES
+from logsight.api.storable import Time
 from logsight.errors import ApiError
 from logsight.query import read_only
 from logsight.query import stats as stat_queries
@@ -24,7 +25,7 @@ DEFAULT_RANGE = timedelta(hours=24)
 MAX_TOP = 20
 
 TimeParam = Annotated[
-    datetime | None,
+    Time | None,
     Query(description="ISO 8601; without an offset it is read in `tz`."),
 ]
 ListParam = Annotated[list[str] | None, Query()]
@@ -137,7 +138,7 @@ def timeseries(
     access: CurrentAccess,
     *,
     from_: Annotated[
-        datetime | None, Query(alias="from", description="Default: 24 hours before `to`.")
+        Time | None, Query(alias="from", description="Default: 24 hours before `to`.")
     ] = None,
     to: TimeParam = None,
     bucket: Bucket | None = None,
@@ -219,7 +220,7 @@ def summary(
     access: CurrentAccess,
     *,
     from_: Annotated[
-        datetime | None, Query(alias="from", description="Default: 24 hours before `to`.")
+        Time | None, Query(alias="from", description="Default: 24 hours before `to`.")
     ] = None,
     to: TimeParam = None,
     tz: Annotated[

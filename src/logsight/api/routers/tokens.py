@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from logsight.api.deps import ClientIp, CurrentAccess
 from logsight.api.errors import ERROR_RESPONSES
 from logsight.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from logsight.api.storable import Time
 from logsight.errors import ApiError
 from logsight.tenancy import api_tokens, audit
 from logsight.tenancy.access import Scope
@@ -31,7 +32,7 @@ def _aware(value: datetime) -> datetime:
 class TokenCreate(BaseModel):
     name: Name
     scope: Scope = Field(default="read", description="read: GET only; write: everything.")
-    expires_at: Annotated[datetime | None, AfterValidator(lambda v: v and _aware(v))] = Field(
+    expires_at: Annotated[Time | None, AfterValidator(lambda v: v and _aware(v))] = Field(
         default=None, description="When the token stops working; never when unset."
     )
 
