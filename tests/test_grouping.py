@@ -170,6 +170,25 @@ class TestFallbacks:
         two = {"type": "error", "message": "disk /dev/sda1 is 97% full"}
         assert fingerprint(one) == fingerprint(two)
 
+    def test_messages_with_a_synthetic_exception_group_by_their_message(self) -> None:
+        """@sentry/node sends captureMessage as an exception marked synthetic, carrying only
+        the call stack: where a message was sent from does not make it the same problem."""
+
+        def node_message(text: str, line: int) -> dict[str, Any]:
+            event = error("", text, node_frames(line, "1"), message=text)
+            del event["error"]["type"]
+            event["error"]["mechanism"] = {"type": "generic", "handled": True, "synthetic": True}
+            return event
+
+        python_message = {"type": "error", "error": {"type": None, "value": "queue 7 is full"}}
+        assert fingerprint(node_message("queue 7 is full", 10)) == fingerprint(
+            node_message("queue 8 is full", 99)
+        )
+        assert fingerprint(node_message("queue 7 is full", 10)) != fingerprint(
+            node_message("disk 7 is full", 10)
+        )
+        assert fingerprint(node_message("queue 7 is full", 10)) == fingerprint(python_message)
+
     def test_frames_without_in_app_flags_all_count(self) -> None:
         frames = [{"filename": "a.py", "function": "f"}, {"filename": "b.py", "function": "g"}]
         other = [{"filename": "a.py", "function": "f"}, {"filename": "b.py", "function": "h"}]

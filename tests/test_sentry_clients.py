@@ -7,19 +7,21 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import psycopg
 import pytest
 import sentry_sdk
 from psycopg.rows import dict_row
+from sentry_sdk import logger as sentry_logger
 
 from tests.conftest import create_database, create_vhost, delete_vhost, drop_database
-from tests.support.api import make_member
+from tests.support.api import Member, make_member
 from tests.support.runtime import LocalLogSight
 
 pytestmark = pytest.mark.slow
+Level = Literal["info", "warning"]
 NODE_CLIENT = Path(__file__).parent / "clients" / "sentry-node"
 
 
@@ -84,6 +86,42 @@ def send_python_exception(dsn: str, compression: str) -> str:
     return event_id
 
 
+def send_python_message(dsn: str, text: str, level: Level, *, times: int = 1) -> str:
+    """``text`` at ``level`` with capture_message (``times`` times), then a log record with
+    the Sentry logger (a ``log`` item); the last message's event id."""
+    sentry_sdk.init(dsn=dsn, default_integrations=False, enable_logs=True)
+    try:
+        ids = [sentry_sdk.capture_message(text, level=level) for _ in range(times)]
+        sentry_logger.info(f"log record for {text}")
+    finally:
+        sentry_sdk.get_client().close(timeout=10)
+    assert ids[-1] is not None
+    return ids[-1]
+
+
+def send_node(dsn: str, *args: str) -> str:
+    result = subprocess.run(
+        ["node", "send.mjs", dsn, *args],
+        cwd=NODE_CLIENT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+def member_of(runtime: LocalLogSight, role: str) -> Member:
+    """A new member of the project's organization."""
+    with psycopg.connect(runtime.resolved_database_url, autocommit=True) as conn:
+        org = conn.execute(
+            "SELECT organization_id FROM projects WHERE id = %s", (runtime.project_id,)
+        ).fetchone()
+        assert org is not None
+        return make_member(conn, org[0], role)
+
+
 def issue_of(runtime: LocalLogSight, event_id: str) -> dict[str, Any]:
     return wait_for(
         runtime,
@@ -119,12 +157,7 @@ def test_sentry_python_with_gzip_and_brotli_then_a_regression(
     wait_for(runtime, "SELECT 1 FROM issues WHERE id = %s AND events = 2", issue["id"])
 
     # Resolve it through the API, as a member would, then raise again: a regression.
-    with psycopg.connect(runtime.resolved_database_url, autocommit=True) as conn:
-        org = conn.execute(
-            "SELECT organization_id FROM projects WHERE id = %s", (runtime.project_id,)
-        ).fetchone()
-        assert org is not None
-        member = make_member(conn, org[0], "member")
+    member = member_of(runtime, "member")
     with runtime.client() as client:
         resolved = client.patch(
             f"/api/projects/{runtime.project_id}/issues/{issue['id']}",
@@ -143,16 +176,7 @@ def test_sentry_node_with_auth_in_the_query_and_a_chunked_body(
     runtime: LocalLogSight, dsn: str
 ) -> None:
     marker = uuid.uuid4().hex
-    result = subprocess.run(
-        ["node", "send.mjs", dsn, marker],
-        cwd=NODE_CLIENT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr + runtime.log()
-    event_id = result.stdout.strip().splitlines()[-1]
+    event_id = send_node(dsn, marker)
     event = wait_for(runtime, "SELECT * FROM events WHERE event_id = %s", uuid.UUID(event_id))
     assert event["properties"]["marker"] == marker
     assert event["user_id"] == "node-user-7"
@@ -162,6 +186,62 @@ def test_sentry_node_with_auth_in_the_query_and_a_chunked_body(
     issue = issue_of(runtime, event_id)
     assert issue["title"] == "TypeError: card declined for order 1234"
     assert "chargeCard" in (issue["culprit"] or "")
+
+
+def listed_issues(runtime: LocalLogSight, level: str) -> list[str]:
+    """Issue ids the API lists for the project at ``level``, as a viewer sees them."""
+    member = member_of(runtime, "viewer")
+    with runtime.client() as client:
+        reply = client.get(
+            f"/api/projects/{runtime.project_id}/issues",
+            params={"level": level, "limit": 200},
+            headers={"authorization": f"Bearer {member.token}"},
+        )
+    assert reply.status_code == 200, reply.text
+    return [issue["id"] for issue in reply.json()["data"]]
+
+
+def assert_message_issue(runtime: LocalLogSight, event_id: str, text: str, level: str) -> None:
+    """The message is an issue at its level (listed when filtering by it), titled by it."""
+    event = wait_for(runtime, "SELECT * FROM events WHERE event_id = %s", uuid.UUID(event_id))
+    assert (event["type"], event["level"], event["message"]) == ("error", level, text)
+    issue = issue_of(runtime, event_id)
+    assert (issue["level"], issue["title"]) == (level, text)
+    assert str(issue["id"]) in listed_issues(runtime, level)
+
+
+def log_event(runtime: LocalLogSight, text: str) -> dict[str, Any]:
+    return wait_for(
+        runtime,
+        "SELECT * FROM events WHERE project_id = %s AND message = %s",
+        runtime.project_id,
+        text,
+    )
+
+
+@pytest.mark.parametrize("level", ["info", "warning"])
+def test_sentry_python_messages_are_issues_at_their_level(
+    runtime: LocalLogSight, dsn: str, level: Level
+) -> None:
+    # The level is in the text: a message is grouped by its text, ids and numbers aside.
+    text = f"disk {level} {uuid.uuid4().hex[:8]} is almost full"
+    event_id = send_python_message(dsn, text, level, times=2)
+    assert_message_issue(runtime, event_id, text, level)
+    # The same message again is the same issue.
+    wait_for(runtime, "SELECT 1 FROM issues WHERE title = %s AND events = 2", text)
+    log = log_event(runtime, f"log record for {text}")
+    assert (log["type"], log["level"], log["fingerprint"]) == ("log", "info", None)
+
+
+@pytest.mark.parametrize("level", ["info", "warning"])
+def test_sentry_node_messages_are_issues_at_their_level(
+    runtime: LocalLogSight, dsn: str, level: str
+) -> None:
+    marker = f"{level} {uuid.uuid4().hex}"
+    event_id = send_node(dsn, marker, level)
+    assert_message_issue(runtime, event_id, f"queue {marker} is backing up", level)
+    log = log_event(runtime, f"log record {marker}")
+    assert (log["type"], log["level"], log["fingerprint"]) == ("log", "info", None)
 
 
 def test_sdk_errors_are_answered_the_sentry_way(runtime: LocalLogSight, dsn: str) -> None:

@@ -238,17 +238,24 @@ def test_python_event_mapping() -> None:
 
 def test_node_event_mapping() -> None:
     mapped = map_event(NODE_EVENT)
-    assert mapped["type"] == "log"
-    assert mapped["level"] == "warning"
+    # A message event is an issue at its level, as in Sentry.
+    assert (mapped["type"], mapped["level"]) == ("error", "warning")
     assert mapped["message"] == "payment failed for 3 items"
+    assert mapped["error"] == {"type": None, "value": "payment failed for 3 items"}
     assert mapped["timestamp"].startswith("2025-11-27T10:00:00.5")
     assert mapped["properties"] == {"service": "api", "region": "us"}
     assert mapped["breadcrumbs"] == NODE_EVENT["breadcrumbs"]
 
 
-def test_message_events_at_error_level_are_errors_and_default_fingerprints_are_dropped() -> None:
-    mapped = map_event({"message": "disk full", "level": "fatal", "fingerprint": ["{{ default }}"]})
-    assert (mapped["type"], mapped["name"], mapped["level"]) == ("error", "disk full", "fatal")
+@pytest.mark.parametrize("level", ["debug", "info", "warning", "error", "fatal"])
+def test_message_events_are_errors_at_any_level(level: str) -> None:
+    mapped = map_event({"message": "disk full", "level": level})
+    assert (mapped["type"], mapped["name"], mapped["level"]) == ("error", "disk full", level)
+
+
+def test_events_without_a_level_are_at_error_and_default_fingerprints_are_dropped() -> None:
+    mapped = map_event({"message": "disk full", "fingerprint": ["{{ default }}"]})
+    assert (mapped["type"], mapped["name"], mapped["level"]) == ("error", "disk full", "error")
     assert "fingerprint" not in mapped
     custom = map_event({"message": "x", "fingerprint": ["db", "timeout"]})
     assert custom["fingerprint"] == ["db", "timeout"]

@@ -4,6 +4,10 @@ In order of preference: the client's own fingerprint; the normalized in-app stac
 file, and function, of each in-app frame — line numbers, content hashes and version segments
 ignored, so a redeploy does not split an issue); the exception type with its message
 normalized (numbers, UUIDs, hex ids and quoted values replaced); the message alone.
+
+A message event is grouped by its message: it has no exception, or only a synthetic one (an
+SDK's way to carry the call stack of ``captureMessage``, as @sentry/node does), whose stack
+says where a message was sent from rather than what went wrong.
 """
 
 from __future__ import annotations
@@ -87,8 +91,10 @@ def fingerprint(event: dict[str, Any]) -> str | None:
     if event.get("type") != "error":
         return None
     error = event.get("error") or {}
-    error_type = str(error.get("type") or "")
-    stack = [key for f in in_app_frames(error) if (key := _frame_key(f))]
+    mechanism = error.get("mechanism")
+    synthetic = isinstance(mechanism, dict) and mechanism.get("synthetic") is True
+    error_type = "" if synthetic else str(error.get("type") or "")
+    stack = [] if synthetic else [key for f in in_app_frames(error) if (key := _frame_key(f))]
     if stack:
         return _digest(["stack", error_type, *stack])
     text = str(error.get("value") or event.get("message") or "")

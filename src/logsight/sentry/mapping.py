@@ -136,13 +136,12 @@ def _user(user: Any) -> dict[str, Any] | None:
 
 
 def map_event(event: dict[str, Any], *, sdk_header: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A Sentry event → a LogSight event: error when it carries an exception (or is a message
-    at error level or above), otherwise a log event."""
+    """A Sentry event → a LogSight error event, so an issue, whatever its level (as in Sentry:
+    ``capture_message`` at info is an issue at info). Only ``log`` items are logs (map_logs)."""
     exceptions = [_exception(v) for v in _values(event.get("exception")) if isinstance(v, dict)]
     message = _message(event)
-    has_exception = bool(exceptions)
-    level = _level(event.get("level"), "error" if has_exception else "info")
-    is_error = has_exception or level in ("error", "fatal")
+    # Sentry's default level for events.
+    level = _level(event.get("level"), "error")
 
     context: dict[str, Any] = {}
     raw_contexts = event.get("contexts")
@@ -176,7 +175,7 @@ def map_event(event: dict[str, Any], *, sdk_header: dict[str, Any] | None = None
         }
 
     mapped: dict[str, Any] = {
-        "type": "error" if is_error else "log",
+        "type": "error",
         "level": level,
         "message": message or (exceptions[-1].get("value") if exceptions else None),
         "timestamp": _timestamp(event.get("timestamp")),
@@ -200,15 +199,12 @@ def map_event(event: dict[str, Any], *, sdk_header: dict[str, Any] | None = None
     fingerprint = event.get("fingerprint")
     if isinstance(fingerprint, list) and fingerprint and "{{ default }}" not in fingerprint:
         mapped["fingerprint"] = [str(part) for part in fingerprint][:16]
-    if is_error:
-        primary = exceptions[-1] if exceptions else {"type": None, "value": message}
-        error = dict(primary)
-        if len(exceptions) > 1:
-            error["chain"] = exceptions[:-1]
-        mapped["error"] = error
-        mapped["name"] = primary.get("type") or (message or "Error")[:200]
-    else:
-        mapped["name"] = str(context.get("logger") or "log")[:200]
+    primary = exceptions[-1] if exceptions else {"type": None, "value": message}
+    error = dict(primary)
+    if len(exceptions) > 1:
+        error["chain"] = exceptions[:-1]
+    mapped["error"] = error
+    mapped["name"] = primary.get("type") or (message or "Error")[:200]
     return {k: v for k, v in mapped.items() if v is not None}
 
 

@@ -1,8 +1,11 @@
-// Sends one exception with the official @sentry/node SDK to the DSN given as argv[2].
-// @sentry/node puts auth in the query string and streams the body (chunked, no length).
+// Sends with the official @sentry/node SDK to the DSN given as argv[2]:
+//   node send.mjs DSN MARKER          one exception
+//   node send.mjs DSN MARKER LEVEL    a message (captureMessage) at LEVEL, then a log record
+// and prints the event id. @sentry/node puts auth in the query string and streams the body
+// (chunked, no length).
 import * as Sentry from "@sentry/node";
 
-const [dsn, marker] = process.argv.slice(2);
+const [dsn, marker, level] = process.argv.slice(2);
 Sentry.init({ dsn, release: "node-app@2.0.0", environment: "test", defaultIntegrations: false });
 Sentry.setUser({ id: "node-user-7", email: "grace@example.com" });
 Sentry.setTag("marker", marker);
@@ -12,11 +15,15 @@ function chargeCard(order) {
   throw new TypeError(`card declined for order ${order}`);
 }
 
-try {
-  chargeCard(1234);
-} catch (error) {
-  const id = Sentry.captureException(error);
-  console.log(id);
+if (level) {
+  console.log(Sentry.captureMessage(`queue ${marker} is backing up`, level));
+  Sentry.logger.info(`log record ${marker}`);
+} else {
+  try {
+    chargeCard(1234);
+  } catch (error) {
+    console.log(Sentry.captureException(error));
+  }
 }
 const flushed = await Sentry.flush(10000);
 process.exit(flushed ? 0 : 1);
