@@ -37,14 +37,17 @@ def not_preloaded() -> Iterator[EmbeddedPostgres]:
 def new_database(server: EmbeddedPostgres, owner: str | None = None) -> str:
     """A fresh database of ``server`` (owned by ``owner``, a plain role, if given); its URL."""
     name = f"modes_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server.url, autocommit=True) as conn:
+    password = uuid.uuid4().hex
+    with psycopg.connect(server.superuser_url, autocommit=True) as conn:
         if owner is not None:
-            conn.execute(f'CREATE ROLE "{owner}" LOGIN')  # type: ignore[arg-type]
+            conn.execute(f"CREATE ROLE \"{owner}\" LOGIN PASSWORD '{password}'")  # type: ignore[arg-type]
         conn.execute(
             f'CREATE DATABASE "{name}"' + (f' OWNER "{owner}"' if owner else "")  # type: ignore[arg-type]
         )
-    base = server.url.rsplit("/", 1)[0]
-    return (base.replace("postgres@", f"{owner}@") if owner else base) + f"/{name}"
+    base = server.superuser_url.rsplit("/", 1)[0]
+    if owner is not None:
+        base = f"postgresql://{owner}:{password}@{base.rsplit('@', 1)[1]}"
+    return f"{base}/{name}"
 
 
 def plain_layout() -> list[str]:
