@@ -56,6 +56,9 @@ def create_app(settings: Settings, services: ApiServices | None = None) -> FastA
         # Every route, those added later too: text PostgreSQL cannot store is a 422.
         dependencies=[Depends(storable.check_text)],
         responses={422: errors.ERROR_RESPONSES[422]},
+        # Starlette builds slash redirects from the request's Host header, which the client
+        # chooses: an API spoken by generated clients needs no such redirects at all.
+        redirect_slashes=False,
     )
     app.state.services = services or ApiServices(settings)
     errors.install(app)
@@ -74,6 +77,7 @@ def create_app(settings: Settings, services: ApiServices | None = None) -> FastA
 
     @app.get("/docs", include_in_schema=False)
     def docs_redirect() -> RedirectResponse:
+        # A path, never an absolute URL: the browser resolves it against the site it asked.
         return RedirectResponse("/api/docs")
 
     @app.get("/api/health", tags=["health"], summary="Liveness")
