@@ -19,12 +19,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from logsight.auth import sessions
+from logsight.auth import passwords, sessions
 from logsight.auth.bootstrap import create_account
 from logsight.auth.signing_keys import KeyRing
 from logsight.config import Settings
+from logsight.errors import ApiError
 from logsight.local.context import LocalContext
 from logsight.local.payloads import http_api_event
+from logsight.tenancy import api_tokens
 from logsight.tenancy.access import Role
 from tests.support.api import ApiCaller, Reply, make_member, make_organization
 from tests.support.jwks_server import IdpKey, hmac_with_public_key, tampered, unsigned
@@ -293,6 +295,113 @@ def test_password_change_needs_a_password_and_write_scope(
         call(api, "POST", "/api/users/me/password", token=read_only.token, json=body).status == 403
     )
     assert call(api, "GET", "/api/users/me", token=read_only.token).status == 200
+
+
+def change_password(api: ApiCaller, token: str, new: str, **extra: Any) -> Reply:
+    return call(
+        api,
+        "POST",
+        "/api/users/me/password",
+        token=token,
+        json={"current_password": PASSWORD, "new_password": new, **extra},
+    )
+
+
+def test_common_passwords_and_the_email_are_refused(api: ApiCaller, db: psycopg.Connection) -> None:
+    email, user_id, _ = new_account(db)
+    token = login(api, email).body["access_token"]
+    local_part = email.split("@")[0]
+    # Well-known passwords in any case, the address itself and its local part.
+    for weak in ("password1", "IloveYou", "QWERTYUIOP", "baseball", email.upper(), local_part):
+        reply = change_password(api, token, weak)
+        assert reply.status == 422, (weak, reply.body)
+        assert reply.error["code"] == "weak_password"
+        assert reply.error["field"] == "body.new_password"
+    # Refused before anything changed: the old password and the session still work.
+    assert call(api, "GET", "/api/users/me", token=token).status == 200
+    assert "user.password_changed" not in audit_actions(db, user_id)
+    assert change_password(api, token, "a brand new secret").status == 200
+
+
+def test_accounts_are_not_created_with_a_weak_password(db: psycopg.Connection) -> None:
+    email = f"weak-{uuid.uuid4().hex[:8]}@example.com"
+    for weak in ("password1", email, "short"):
+        with pytest.raises(ApiError) as refused:
+            create_account(db, email, password=weak)
+        assert refused.value.status == 422
+        assert refused.value.code == "weak_password"
+        assert refused.value.field == "password"
+    assert db.execute("SELECT 1 FROM users WHERE email = %s", (email,)).fetchone() is None
+    # Generated passwords (the CLI, the first admin) pass the same rules.
+    _, generated = create_account(db, email)
+    assert passwords.problem(generated, email) is None
+
+
+def test_password_policy_messages() -> None:
+    assert passwords.problem("correct horse battery staple", "a@example.com") is None
+    assert "common" in (passwords.problem("Dragon123", "a@example.com") or "")
+    assert "email" in (passwords.problem(" A@Example.com ", "a@example.com") or "")
+    assert "email" in (passwords.problem("someone-long", "Someone-Long@example.com") or "")
+    assert "8" in (passwords.problem("abc", "a@example.com") or "")
+
+
+def make_tokens(db: psycopg.Connection, user_id: UUID) -> list[api_tokens.IssuedToken]:
+    issued = [api_tokens.issue(db, user_id, name=f"script {n}", scope="write") for n in range(2)]
+    gone = api_tokens.issue(db, user_id, name="already revoked", scope="read")
+    db.execute("UPDATE api_tokens SET revoked_at = now() WHERE id = %s", (gone.id,))
+    return issued
+
+
+def test_password_change_revokes_api_tokens_by_default(
+    api: ApiCaller, db: psycopg.Connection
+) -> None:
+    email, user_id, _ = new_account(db)
+    issued = make_tokens(db, user_id)
+    _, other_id, _ = new_account(db)
+    bystander, _ = make_tokens(db, other_id)
+    token = login(api, email).body["access_token"]
+    for t in issued:
+        assert call(api, "GET", "/api/users/me", token=t.token).status == 200
+
+    reply = change_password(api, token, "a brand new secret")
+    assert reply.status == 200, reply.body
+    assert reply.body["revoked_sessions"] == 1
+    revoked = sorted(reply.body["revoked_api_tokens"], key=lambda t: t["name"])
+    assert revoked == [
+        {"id": str(t.id), "name": f"script {n}", "prefix": t.prefix} for n, t in enumerate(issued)
+    ]
+    for t in issued:
+        assert call(api, "GET", "/api/users/me", token=t.token).status == 401
+    # Another user's tokens are theirs.
+    assert call(api, "GET", "/api/users/me", token=bystander.token).status == 200
+    assert call(api, "GET", "/api/users/me", token=reply.body["access_token"]).status == 200
+
+    rows = db.execute(
+        "SELECT action, target_id, details FROM audit_log WHERE actor_user_id = %s"
+        " AND action IN ('token.revoked', 'user.password_changed') ORDER BY id",
+        (user_id,),
+    ).fetchall()
+    assert sorted((a, t) for a, t, _ in rows if a == "token.revoked") == sorted(
+        ("token.revoked", str(t.id)) for t in issued
+    )
+    assert all(d["reason"] == "password_changed" for a, _, d in rows if a == "token.revoked")
+    changed = next(d for a, _, d in rows if a == "user.password_changed")
+    assert changed["revoked_sessions"] == 1
+    assert sorted(changed["revoked_api_tokens"]) == sorted(str(t.id) for t in issued)
+
+
+def test_password_change_can_keep_api_tokens(api: ApiCaller, db: psycopg.Connection) -> None:
+    email, user_id, _ = new_account(db)
+    issued = make_tokens(db, user_id)
+    token = login(api, email).body["access_token"]
+    reply = change_password(api, token, "a brand new secret", revoke_api_tokens=False)
+    assert reply.status == 200, reply.body
+    assert reply.body["revoked_api_tokens"] == []
+    for t in issued:
+        assert call(api, "GET", "/api/users/me", token=t.token).status == 200
+    assert "token.revoked" not in audit_actions(db, user_id)
+    # Sessions end either way.
+    assert call(api, "GET", "/api/users/me", token=token).status == 401
 
 
 def test_account_throttling_then_success_after_the_window(

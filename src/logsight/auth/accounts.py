@@ -11,7 +11,7 @@ from uuid import UUID
 import psycopg
 from psycopg import errors as pg_errors
 
-from logsight.auth.passwords import hash_password
+from logsight.auth.passwords import hash_password, require_acceptable
 from logsight.tenancy.access import Principal, Role
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,10 @@ def normalize_email(email: str) -> str:
 def create_user(
     conn: psycopg.Connection, email: str, password: str | None, *, name: str = ""
 ) -> UUID:
+    """A user; a built-in account when ``password`` is given (422 when it breaks the rules).
+    Raises EmailTaken."""
+    if password is not None:
+        require_acceptable(password, email, "password")
     try:
         with conn.transaction():
             row = conn.execute(

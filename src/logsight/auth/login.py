@@ -11,10 +11,10 @@ import psycopg
 
 from logsight.auth import accounts, sessions, throttle
 from logsight.auth.builtin import BuiltinIssuer
-from logsight.auth.passwords import needs_rehash, verify_password
+from logsight.auth.passwords import needs_rehash, require_acceptable, verify_password
 from logsight.config import Settings
 from logsight.errors import ApiError
-from logsight.tenancy import audit
+from logsight.tenancy import api_tokens, audit
 from logsight.tenancy.access import Principal
 
 
@@ -135,6 +135,13 @@ def logout(conn: psycopg.Connection, token: str, ip: str | None) -> None:
             )
 
 
+@dataclass(frozen=True, slots=True)
+class PasswordChanged:
+    tokens: TokenPair
+    revoked_sessions: int
+    revoked_api_tokens: list[api_tokens.RevokedToken]
+
+
 def change_password(
     conn: psycopg.Connection,
     settings: Settings,
@@ -143,8 +150,9 @@ def change_password(
     *,
     current: str,
     new: str,
+    revoke_api_tokens: bool,
     ip: str | None,
-) -> TokenPair:
+) -> PasswordChanged:
     stored = accounts.password_hash_of(conn, who.user_id)
     if stored is None:
         raise ApiError(
@@ -152,6 +160,7 @@ def change_password(
             "no_password",
             "this account signs in through an identity provider and has no password",
         )
+    require_acceptable(new, who.email, "body.new_password")
     # A stolen session must not become a way to guess the password: same limits as login.
     found = throttle.subjects(settings, who.email, ip)
     attempt = throttle.begin(conn, settings, found)
@@ -170,6 +179,18 @@ def change_password(
     with conn.transaction():
         accounts.set_password(conn, who.user_id, new)
         revoked = sessions.revoke_user(conn, who.user_id)
+        # Scripts' tokens outlive sessions: whoever learnt the old password may have made one.
+        tokens = api_tokens.revoke_all(conn, who.user_id) if revoke_api_tokens else []
+        for token in tokens:
+            audit.record(
+                conn,
+                "token.revoked",
+                actor_user_id=who.user_id,
+                target_type="api_token",
+                target_id=token.id,
+                ip=ip,
+                details={"name": token.name, "prefix": token.prefix, "reason": "password_changed"},
+            )
         refresh = sessions.start(conn, who.user_id, _lifetime(settings))
         audit.record(
             conn,
@@ -178,6 +199,9 @@ def change_password(
             target_type="user",
             target_id=who.user_id,
             ip=ip,
-            details={"revoked_sessions": revoked},
+            details={
+                "revoked_sessions": revoked,
+                "revoked_api_tokens": [str(t.id) for t in tokens],
+            },
         )
-    return _pair(issuer, who.user_id, who.email, refresh)
+    return PasswordChanged(_pair(issuer, who.user_id, who.email, refresh), revoked, tokens)

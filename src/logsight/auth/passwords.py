@@ -1,4 +1,5 @@
-"""Password hashing: argon2id with OWASP's minimum parameters (m=19 MiB, t=2, p=1)."""
+"""Passwords: the rules a new one must meet, and hashing with argon2id at OWASP's minimum
+parameters (m=19 MiB, t=2, p=1)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from logsight.errors import ApiError
 
 MIN_LENGTH = 8
 MAX_LENGTH = 1024
@@ -19,6 +22,38 @@ def _hasher() -> PasswordHasher:
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
     return _hasher().hash("logsight: no such account")
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The 30,000 most common passwords of zxcvbn's frequency lists (Xato's corpus of ten
+    million leaked passwords), lowercase. Loaded on first use: only setting a password needs
+    them."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def problem(password: str, email: str) -> str | None:
+    """Why ``password`` may not be used by the account ``email``, or None when it may."""
+    if len(password) < MIN_LENGTH:
+        return f"the password must have at least {MIN_LENGTH} characters"
+    if len(password) > MAX_LENGTH:
+        return f"the password must have at most {MAX_LENGTH} characters"
+    folded = password.strip().casefold()
+    address = email.strip().casefold()
+    if folded in (address, address.split("@", 1)[0]):
+        return "the password may not be the account's email address or its local part"
+    if folded in common_passwords():
+        return "this password is one of the most common ones; choose another"
+    return None
+
+
+def require_acceptable(password: str, email: str, field: str) -> None:
+    """Raise 422 ``weak_password`` naming ``field`` when the password breaks a rule."""
+    found = problem(password, email)
+    if found is not None:
+        raise ApiError(422, "weak_password", found, field)
 
 
 def hash_password(password: str) -> str:

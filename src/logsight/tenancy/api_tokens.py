@@ -50,6 +50,23 @@ def issue(
     return IssuedToken(row[0], token, prefix)
 
 
+@dataclass(frozen=True, slots=True)
+class RevokedToken:
+    id: UUID
+    name: str
+    prefix: str
+
+
+def revoke_all(conn: psycopg.Connection, user_id: UUID) -> list[RevokedToken]:
+    """Revoke every live token of the user; the ones this revoked."""
+    rows = conn.execute(
+        "UPDATE api_tokens SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL"
+        " RETURNING id, name, token_prefix",
+        (user_id,),
+    ).fetchall()
+    return sorted((RevokedToken(*row) for row in rows), key=lambda t: (t.name, str(t.id)))
+
+
 def authenticate(conn: psycopg.Connection, token: str) -> Principal | None:
     """The token's principal, or None when unknown, revoked, expired or its user is disabled."""
     row = conn.execute(

@@ -38,7 +38,28 @@ class UserPublic(BaseModel):
 
 class PasswordUpdate(BaseModel):
     current_password: str = Field(min_length=1, max_length=MAX_LENGTH)
-    new_password: str = Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)
+    new_password: str = Field(
+        min_length=MIN_LENGTH,
+        max_length=MAX_LENGTH,
+        description="Not one of the 30,000 most common passwords, nor the account's email "
+        "address or its local part (any case).",
+    )
+    revoke_api_tokens: bool = Field(
+        default=True,
+        description="Also revoke every API token of the account (whoever knew the old "
+        "password may have made one).",
+    )
+
+
+class RevokedTokenPublic(BaseModel):
+    id: UUID
+    name: str
+    prefix: str
+
+
+class PasswordChangedPublic(SessionPublic):
+    revoked_sessions: int = Field(description="Sessions ended (this one's tokens are new).")
+    revoked_api_tokens: list[RevokedTokenPublic]
 
 
 @router.get("/me", response_model=UserPublic, summary="You, your organizations and roles")
@@ -56,10 +77,12 @@ def me(access: CurrentAccess) -> UserPublic:
 
 @router.post(
     "/me/password",
-    response_model=SessionPublic,
+    response_model=PasswordChangedPublic,
     summary="Change your password",
     description="Needs the current password. Ends every session of the account (other "
-    "devices must log in again) and returns fresh tokens for this one.",
+    "devices must log in again), revokes its API tokens unless revoke_api_tokens is false, "
+    "and returns fresh tokens for this session with what was revoked. A common password or "
+    "the email address answers 422 weak_password.",
 )
 def change_password(
     body: PasswordUpdate,
@@ -67,15 +90,23 @@ def change_password(
     svc: Svc,
     issuer: Builtin,
     ip: ClientIp,
-) -> SessionPublic:
+) -> PasswordChangedPublic:
     access.require_write()
-    pair = flows.change_password(
+    changed = flows.change_password(
         access.conn,
         svc.settings,
         issuer,
         access.principal,
         current=body.current_password,
         new=body.new_password,
+        revoke_api_tokens=body.revoke_api_tokens,
         ip=ip,
     )
-    return session_public(pair)
+    return PasswordChangedPublic(
+        **session_public(changed.tokens).model_dump(),
+        revoked_sessions=changed.revoked_sessions,
+        revoked_api_tokens=[
+            RevokedTokenPublic(id=t.id, name=t.name, prefix=t.prefix)
+            for t in changed.revoked_api_tokens
+        ],
+    )
