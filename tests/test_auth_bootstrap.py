@@ -102,8 +102,10 @@ def test_cli_user_create(database_url: str, settings: Settings, tmp_path: Path) 
     assert "exists" in again.stderr
     assert logsight(database_url, "user", "create", "not-an-email").returncode == 2
 
-    # Other tests log in from ApiCaller's one address too: no address limit here.
-    api = ApiCaller(settings.model_copy(update={"data_dir": tmp_path, "login_ip_failures": 10_000}))
+    # Other tests log in from ApiCaller's one address too: no network limit here.
+    api = ApiCaller(
+        settings.model_copy(update={"data_dir": tmp_path, "login_network_failures": 10_000})
+    )
     try:
         session = api("POST", "/api/auth/login", json={"email": admin, "password": admin_password})
         assert session.status == 200

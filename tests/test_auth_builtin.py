@@ -19,7 +19,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from logsight.auth import passwords, sessions
+from logsight.auth import passwords, sessions, throttle
 from logsight.auth.bootstrap import create_account
 from logsight.auth.signing_keys import KeyRing
 from logsight.config import Settings
@@ -404,64 +404,224 @@ def test_password_change_can_keep_api_tokens(api: ApiCaller, db: psycopg.Connect
     assert call(api, "GET", "/api/users/me", token=token).status == 401
 
 
-def test_account_throttling_then_success_after_the_window(
+def throttled_api(settings: Settings, **limits: Any) -> ApiCaller:
+    # Other tests fail logins too, from their own networks; these limits are this test's.
+    return ApiCaller(settings.model_copy(update=limits))
+
+
+def unique_network() -> str:
+    """A /24 of its own: x.y.z.0 (addresses in it are x.y.z.1 ... x.y.z.254)."""
+    n = uuid.uuid4().int
+    return f"{n % 200 + 11}.{(n >> 8) % 250}.{(n >> 16) % 250}"
+
+
+def test_failures_of_one_network_slow_it_down_progressively(
     auth_settings: Settings, db: psycopg.Connection
 ) -> None:
-    api = ApiCaller(
-        auth_settings.model_copy(update={"login_account_failures": 3, "login_window_seconds": 2})
+    api = throttled_api(
+        auth_settings, login_free_failures=3, login_delay_seconds=1, login_max_delay_seconds=4
     )
     try:
         email, _, _ = new_account(db)
-        for _ in range(3):
-            assert login(api, email, "wrong").status == 401
-        # Over the limit even with the right password, and from another address.
-        blocked = login(api, email)
-        assert blocked.status == 429
-        assert blocked.error["code"] == "too_many_attempts"
-        retry_after = int(blocked.headers["retry-after"])
-        assert 1 <= retry_after <= 2
-        time.sleep(retry_after + 0.1)
-        assert login(api, email).status == 200
+        net = unique_network()
+        # Addresses of one /24 are one network.
+        for host in (5, 77, 200):
+            assert login(api, email, "wrong", ip=f"{net}.{host}").status == 401
+        waited = login(api, email, "wrong", ip=f"{net}.9")
+        assert waited.status == 429
+        assert waited.error["code"] == "too_many_attempts"
+        assert waited.headers["retry-after"] == "1"
+        # The right password from that network waits too (it cannot be told from a guess) ...
+        assert login(api, email, ip=f"{net}.9").status == 429
+        # ... but not from any other network.
+        assert login(api, email, ip=f"{unique_network()}.1").status == 200
+
+        time.sleep(1.1)
+        assert login(api, email, "wrong", ip=f"{net}.9").status == 401
+        assert login(api, email, "wrong", ip=f"{net}.9").headers["retry-after"] == "2"
+        time.sleep(2.1)
+        assert login(api, email, "wrong", ip=f"{net}.9").status == 401
+        assert login(api, email, "wrong", ip=f"{net}.9").headers["retry-after"] == "4"
     finally:
         api.close()
 
 
-def test_address_throttling_across_accounts(
+def test_delays_double_with_each_failure_up_to_the_cap(auth_settings: Settings) -> None:
+    limits = auth_settings.model_copy(
+        update={"login_free_failures": 3, "login_delay_seconds": 1, "login_max_delay_seconds": 60}
+    )
+    assert [throttle.delay(limits, n, under_attack=False) for n in range(12)] == [
+        0, 0, 0, 1, 2, 4, 8, 16, 32, 60, 60, 60,
+    ]  # fmt: skip
+    # Under attack a network gets no free failure, and one that never failed no delay.
+    assert [throttle.delay(limits, n, under_attack=True) for n in range(9)] == [
+        0, 1, 2, 4, 8, 16, 32, 60, 60,
+    ]  # fmt: skip
+    assert throttle.delay(limits, 10_000, under_attack=True) == 60
+
+
+def test_an_attacker_cannot_lock_the_owner_out(
     auth_settings: Settings, db: psycopg.Connection
 ) -> None:
-    api = ApiCaller(
-        auth_settings.model_copy(update={"login_ip_failures": 3, "login_window_seconds": 60})
+    api = throttled_api(
+        auth_settings,
+        login_free_failures=3,
+        login_account_failures=10,
+        login_delay_seconds=30,
+        login_network_failures=1000,
     )
     try:
         email, _, _ = new_account(db)
-        ip = unique_ip()
-        for _ in range(3):
-            assert login(api, f"guess-{uuid.uuid4().hex[:6]}@example.com", ip=ip).status == 401
-        assert login(api, email, ip=ip).status == 429
-        assert login(api, email, ip=unique_ip()).status == 200
+        attacker = unique_network()
+        statuses = [login(api, email, "guess", ip=f"{attacker}.66").status for _ in range(30)]
+        assert statuses[:3] == [401] * 3
+        assert set(statuses[3:]) == {429}
+        # The owner, from their own network, is not refused.
+        owner = f"{unique_network()}.10"
+        assert login(api, email, ip=owner).status == 200
+
+        # Guesses from many networks put the account under attack: every network that has
+        # failed against it waits after its first failure ...
+        botnet = [f"{unique_network()}.7" for _ in range(10)]
+        for address in botnet:
+            assert login(api, email, "guess", ip=address).status == 401
+        again = login(api, email, "guess", ip=botnet[0])
+        assert again.status == 429
+        # 30 s after its one failure (a few seconds of the other guesses have passed).
+        assert 20 <= int(again.headers["retry-after"]) <= 30
+        # ... while elsewhere one failure is still free (no attack on that account) ...
+        other, _, _ = new_account(db)
+        assert login(api, other, "typo", ip=botnet[0]).status == 401
+        assert login(api, other, ip=botnet[0]).status == 200
+        # ... and a network that never failed against the account is not slowed.
+        assert login(api, email, ip=owner).status == 200
+        assert login(api, email, ip=f"{unique_network()}.20").status == 200
     finally:
         api.close()
 
 
-def test_success_forgives_the_account_but_not_the_address(
+def test_spraying_from_one_network_slows_that_network(
     auth_settings: Settings, db: psycopg.Connection
 ) -> None:
-    api = ApiCaller(
-        auth_settings.model_copy(update={"login_account_failures": 3, "login_ip_failures": 5})
+    api = throttled_api(auth_settings, login_network_failures=5, login_window_seconds=60)
+    try:
+        email, _, _ = new_account(db)
+        net = unique_network()
+        for n in range(5):
+            guessed = f"guess-{uuid.uuid4().hex[:6]}@example.com"
+            assert login(api, guessed, "123456", ip=f"{net}.{n + 1}").status == 401
+        sprayed = login(api, email, ip=f"{net}.99")
+        assert sprayed.status == 429
+        # One failure leaves the network's count every window / limit = 12 s.
+        assert 1 <= int(sprayed.headers["retry-after"]) <= 12
+        assert login(api, email, ip=f"{unique_network()}.1").status == 200
+    finally:
+        api.close()
+
+
+def test_success_forgives_the_network_on_the_account_but_not_its_spraying(
+    auth_settings: Settings, db: psycopg.Connection
+) -> None:
+    api = throttled_api(
+        auth_settings, login_free_failures=3, login_network_failures=5, login_delay_seconds=30
     )
     try:
         email, _, _ = new_account(db)
-        ip = unique_ip()
+        ip = f"{unique_network()}.3"
         for _ in range(2):
             assert login(api, email, "wrong", ip=ip).status == 401
         assert login(api, email, ip=ip).status == 200
-        for _ in range(2):
+        # The account and network start over: three free failures again ...
+        for _ in range(3):
             assert login(api, email, "wrong", ip=ip).status == 401
-        # The account starts over (2 < 3); the address still counts 4 failures (+1 = 5).
-        assert login(api, email, "wrong", ip=ip).status == 401
+        # ... but the network has failed 5 times within the window.
         assert login(api, email, ip=ip).status == 429
     finally:
         api.close()
+
+
+def test_attempts_are_counted_before_the_password_is_checked(
+    auth_settings: Settings, database_url: str
+) -> None:
+    limits = auth_settings.model_copy(update={"login_free_failures": 3})
+    found = throttle.subjects(f"race-{uuid.uuid4().hex[:6]}@example.com", "192.0.2.44")
+
+    def attempt(_: int) -> bool:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            try:
+                throttle.begin(conn, limits, found)
+            except throttle.Throttled:
+                return False
+            return True
+
+    with ThreadPoolExecutor(8) as pool:
+        admitted = list(pool.map(attempt, range(8)))
+    assert admitted.count(True) == 3
+
+
+def test_client_networks() -> None:
+    assert throttle.client_network("203.0.113.77") == "203.0.113.0/24"
+    assert throttle.client_network("::ffff:203.0.113.9") == "203.0.113.0/24"
+    assert throttle.client_network("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64"
+    assert throttle.client_network("2001:DB8:1:2::FFFF") == "2001:db8:1:2::/64"
+    assert throttle.client_network(None) == "unknown"
+    assert throttle.client_network("not an address") == "unknown"
+
+
+def test_throttling_is_audited(auth_settings: Settings, db: psycopg.Connection) -> None:
+    api = throttled_api(auth_settings, login_free_failures=1, login_delay_seconds=30)
+    try:
+        email, user_id, _ = new_account(db)
+        net = unique_network()
+        assert login(api, email, "wrong", ip=f"{net}.1").status == 401
+        for _ in range(3):
+            assert login(api, email, "wrong", ip=f"{net}.2").status == 429
+        failed = db.execute(
+            "SELECT ip, details FROM audit_log WHERE action = 'auth.login_failed'"
+            " AND actor_user_id = %s",
+            (user_id,),
+        ).fetchall()
+        assert len(failed) == 1
+        ip, details = failed[0]
+        assert ip == f"{net}.1"
+        assert details["network"] == f"{net}.0/24"
+        assert details["failures"] == 1
+        assert details["next_delay_seconds"] == 30
+        # Refusals are recorded once per failure, not once per request.
+        throttled = db.execute(
+            "SELECT ip, details FROM audit_log WHERE action = 'auth.login_throttled'"
+            " AND details->>'email' = %s",
+            (email,),
+        ).fetchall()
+        assert len(throttled) == 1
+        ip, details = throttled[0]
+        assert ip == f"{net}.2"
+        assert details["network"] == f"{net}.0/24"
+        assert details["retry_after"] == 30
+        assert details["reason"] == "account_network"
+    finally:
+        api.close()
+
+
+def test_old_throttle_state_is_cleared_as_new_failures_come(
+    auth_settings: Settings, db: psycopg.Connection
+) -> None:
+    stale = [f"pair:stale-{uuid.uuid4().hex[:6]}@example.com|198.18.0.0/24" for _ in range(5)]
+    db.execute(
+        "INSERT INTO login_throttle (subject, failures, updated_at)"
+        " SELECT unnest(%s::text[]), 3, now() - interval '3 days'",
+        (stale,),
+    )
+    email, _, _ = new_account(db)
+    api = throttled_api(auth_settings)
+    try:
+        assert login(api, email, "wrong").status == 401
+    finally:
+        api.close()
+    left = db.execute(
+        "SELECT count(*) FROM login_throttle WHERE subject = ANY(%s)", (stale,)
+    ).fetchone()
+    assert left == (0,)
 
 
 def test_disabled_users_get_401_everywhere(api: ApiCaller, db: psycopg.Connection) -> None:

@@ -153,14 +153,41 @@ class Settings(BaseSettings):
         ge=0,
         description="Shortest interval between key-set refetches caused by an unknown key id.",
     )
-    login_account_failures: int = Field(
-        default=5, ge=1, description="Failed logins per account within the window before 429."
+    # Login throttling (logsight.auth.throttle; the policy is in docs/architecture.md).
+    login_free_failures: int = Field(
+        default=3,
+        ge=1,
+        description="Failed logins of one account from one client network (/24, /64) before "
+        "each further attempt from there must wait.",
     )
-    login_ip_failures: int = Field(
-        default=20, ge=1, description="Failed logins per client address within the window."
+    login_delay_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="The first wait; it doubles with each further failure.",
+    )
+    login_max_delay_seconds: int = Field(
+        default=300, ge=1, description="The longest wait after failed logins."
+    )
+    login_forget_seconds: int = Field(
+        default=86400,
+        ge=1,
+        description="Failures of an account from a network are forgotten after this long "
+        "without one (or at a successful login from there).",
+    )
+    login_account_failures: int = Field(
+        default=10,
+        ge=1,
+        description="Failed logins of one account (all networks) per window that put it "
+        "under attack: networks that failed against it then get no free failure.",
+    )
+    login_network_failures: int = Field(
+        default=30,
+        ge=1,
+        description="Failed logins from one client network (any accounts) per window; "
+        "beyond, that network waits.",
     )
     login_window_seconds: int = Field(
-        default=900, ge=1, description="Window for counting failed logins."
+        default=900, ge=1, description="Window of the account and network failure counts."
     )
 
     @property

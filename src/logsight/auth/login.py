@@ -42,6 +42,38 @@ def _invalid_credentials() -> ApiError:
     return ApiError(401, "invalid_credentials", "wrong email or password")
 
 
+def _count_attempt(
+    conn: psycopg.Connection, settings: Settings, email: str, ip: str | None
+) -> throttle.Attempt:
+    """The attempt, counted as a failure until the password proves right; a refusal is
+    audited once per failure that caused it (not once per refused request)."""
+    try:
+        return throttle.begin(conn, settings, throttle.subjects(email, ip))
+    except throttle.Throttled as refused:
+        if refused.first:
+            audit.record(
+                conn,
+                "auth.login_throttled",
+                ip=ip,
+                details={
+                    "email": email,
+                    "network": refused.subjects.network,
+                    "reason": refused.reason,
+                    "retry_after": refused.retry_after,
+                },
+            )
+        raise
+
+
+def _failure_details(attempt: throttle.Attempt) -> dict[str, object]:
+    return {
+        "network": attempt.subjects.network,
+        "failures": attempt.failures,
+        "under_attack": attempt.under_attack,
+        "next_delay_seconds": attempt.next_delay,
+    }
+
+
 def login(
     conn: psycopg.Connection,
     settings: Settings,
@@ -51,8 +83,7 @@ def login(
     password: str,
     ip: str | None,
 ) -> TokenPair:
-    found = throttle.subjects(settings, email, ip)
-    attempt = throttle.begin(conn, settings, found)
+    attempt = _count_attempt(conn, settings, email, ip)
     user = accounts.find_for_login(conn, email)
     # Always hash, even for unknown accounts: the answer takes as long either way.
     matches = verify_password(user.password_hash if user else None, password)
@@ -65,10 +96,10 @@ def login(
             target_type="user" if user else None,
             target_id=user.id if user else None,
             ip=ip,
-            details={"email": email, "reason": reason},
+            details={"email": email, "reason": reason, **_failure_details(attempt)},
         )
         raise _invalid_credentials()
-    throttle.succeeded(conn, attempt, found[0].key)
+    throttle.succeeded(conn, attempt)
     # Signing needs the key ring: load it before anything is written.
     issuer.keys.current()
     with conn.transaction():
@@ -162,8 +193,7 @@ def change_password(
         )
     require_acceptable(new, who.email, "body.new_password")
     # A stolen session must not become a way to guess the password: same limits as login.
-    found = throttle.subjects(settings, who.email, ip)
-    attempt = throttle.begin(conn, settings, found)
+    attempt = _count_attempt(conn, settings, who.email, ip)
     if not verify_password(stored, current):
         audit.record(
             conn,
@@ -172,9 +202,10 @@ def change_password(
             target_type="user",
             target_id=who.user_id,
             ip=ip,
+            details=_failure_details(attempt),
         )
         raise ApiError(400, "wrong_password", "the current password is wrong", "current_password")
-    throttle.succeeded(conn, attempt, found[0].key)
+    throttle.succeeded(conn, attempt)
     issuer.keys.current()
     with conn.transaction():
         accounts.set_password(conn, who.user_id, new)
