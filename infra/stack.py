@@ -113,6 +113,12 @@ class LogSightStack(Stack):
         web = None
         if not config.localstack:
             web = WebHosting(self, "Web", config=config, api_endpoint=http.endpoint)
+        if web is not None:
+            # The api believes CloudFront-Viewer-Address only with CloudFront's secret header.
+            web.origin_secret.grant_read(roles["api"])
+            fns["api"].add_environment(
+                "LOGSIGHT_CLOUDFRONT_SECRET_ARN", web.origin_secret.secret_arn
+            )
         public_url = config.public_url or (web.url if web else http.endpoint)
         # DSNs and snippets point at the single public origin.
         for name in ("ingest", "api", "alerts"):
@@ -167,7 +173,12 @@ class LogSightStack(Stack):
 
         if self.node.try_get_context("nagAcknowledge") != "off":
             self._acknowledge(
-                secrets=[signing_keys, notifications, *([broker.secret] if broker else [])],
+                secrets=[
+                    signing_keys,
+                    notifications,
+                    *([broker.secret] if broker else []),
+                    *([web.origin_secret] if web else []),
+                ],
                 functions=functions,
                 delivery_policy=delivery.policy if delivery is not None else None,
                 http=http,
@@ -198,7 +209,9 @@ class LogSightStack(Stack):
                 "No Secrets Manager rotation: the broker password is the broker user's (rotating "
                 "it needs a broker update and a restart of the mappings); the signing key ring "
                 "is rotated by the api itself (LOGSIGHT_SIGNING_KEY_ROTATION_DAYS); alert "
-                "channels are rotated by their owners.",
+                "channels are rotated by their owners; the CloudFront origin secret is "
+                "resolved into the distribution at deploy time, so it changes with a deploy "
+                "(docs/deploy.md).",
             )
         for endpoint in endpoints:
             ack(

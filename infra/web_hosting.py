@@ -2,7 +2,10 @@
 
 The bucket is private (origin access control); ``/api/*``, ``/.well-known/*``, ``/v1/*`` and
 prefixed Sentry DSN paths go to the HTTP API uncached with every viewer header but Host (API
-Gateway routes on its own host name). Until the dashboard ships, a placeholder page is deployed
+Gateway routes on its own host name) and CloudFront's headers, ``CloudFront-Viewer-Address``
+among them. To the API origin CloudFront also adds a generated secret header, which lets the
+api function tell a request that came through CloudFront (whose viewer address it may believe)
+from one sent straight to the API Gateway URL with a forged header. Until the dashboard ships, a placeholder page is deployed
 (the browser snippet, ``sdk/dist``, is uploaded with ``aws s3 cp``: see docs/deploy.md; it is
 not a synth input so the template stays the same whether or not the SDK was built).
 """
@@ -16,9 +19,13 @@ from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.config import StageConfig
+
+# The header the api function checks (logsight.api.client_address.CLOUDFRONT_SECRET_HEADER).
+CLOUDFRONT_SECRET_HEADER = "X-LogSight-CloudFront-Secret"  # noqa: S105 - a header name
 
 ROOT = Path(__file__).resolve().parents[1]
 API_PATH_PATTERNS = ("/api/*", "/.well-known/*", "/v1/*", "/*/api/*/envelope*", "/*/api/*/store*")
@@ -40,16 +47,33 @@ class WebHosting(Construct):
             removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
             auto_delete_objects=not retain,
         )
+        # Only CloudFront and the api function know it: the header value is resolved by
+        # CloudFormation at deploy time, the function reads the secret at start-up.
+        self.origin_secret = secretsmanager.Secret(
+            self,
+            "CloudFrontSecret",
+            description="LogSight: the header CloudFront adds to API requests (origin check)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                exclude_punctuation=True, password_length=48
+            ),
+            removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
+        )
         # https://<id>.execute-api.<region>.amazonaws.com → the host name.
         api_domain = Fn.select(2, Fn.split("/", api_endpoint))
         api_origin = origins.HttpOrigin(
-            api_domain, protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY
+            api_domain,
+            protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+            # CloudFront overwrites a viewer's header of the same name.
+            custom_headers={
+                CLOUDFRONT_SECRET_HEADER: self.origin_secret.secret_value.unsafe_unwrap()
+            },
         )
         api_behavior = cloudfront.BehaviorOptions(
             origin=api_origin,
             viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
             allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
             cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+            # Every viewer header but Host, and CloudFront's own (CloudFront-Viewer-Address).
             origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
             compress=True,
         )

@@ -263,6 +263,68 @@ def test_distribution_and_its_behaviours(dev: Synth) -> None:
     dev.template.resource_count_is("AWS::CloudFront::OriginAccessControl", 1)
 
 
+# Managed AllViewerExceptHostHeader: every viewer header but Host (API Gateway routes on its
+# own host name) plus CloudFront's headers, CloudFront-Viewer-Address among them.
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+
+
+def test_the_api_believes_viewer_addresses_only_through_cloudfront(
+    dev: Synth, localstack: Synth
+) -> None:
+    from logsight.api.client_address import CLOUDFRONT_SECRET_HEADER
+
+    secrets = {
+        k: v
+        for k, v in dev.resources("AWS::SecretsManager::Secret").items()
+        if k.startswith("WebCloudFrontSecret")
+    }
+    ((logical, secret),) = secrets.items()
+    generated = secret["Properties"]["GenerateSecretString"]
+    assert generated["ExcludePunctuation"] is True
+    assert generated["PasswordLength"] >= 32
+
+    (dist,) = dev.resources("AWS::CloudFront::Distribution").values()
+    config = dist["Properties"]["DistributionConfig"]
+    origins = {o["Id"]: o for o in config["Origins"]}
+    for behaviour in config["CacheBehaviors"]:
+        origin = origins[behaviour["TargetOriginId"]]
+        headers = {h["HeaderName"].lower(): h["HeaderValue"] for h in origin["OriginCustomHeaders"]}
+        # CloudFormation resolves the generated secret at deploy time: never a literal here.
+        value = json.dumps(headers[CLOUDFRONT_SECRET_HEADER])
+        assert "{{resolve:secretsmanager:" in value and logical in value
+        assert behaviour["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST
+    # The S3 origin does not get it.
+    default_origin = origins[config["DefaultCacheBehavior"]["TargetOriginId"]]
+    assert "OriginCustomHeaders" not in default_origin
+
+    functions = {
+        f["Properties"]["FunctionName"]: f["Properties"]["Environment"]["Variables"]
+        for f in dev.resources("AWS::Lambda::Function").values()
+        if "FunctionName" in f["Properties"]
+    }
+    api_env = functions.pop("logsight-dev-api")
+    assert api_env["LOGSIGHT_CLOUDFRONT_SECRET_ARN"] == {"Ref": logical}
+    assert "LOGSIGHT_CLOUDFRONT_SECRET" not in api_env
+    assert not any("LOGSIGHT_CLOUDFRONT_SECRET_ARN" in env for env in functions.values())
+    readers = [
+        name
+        for name, statement in _statements(dev)
+        if "secretsmanager:GetSecretValue" in json.dumps(statement["Action"])
+        and {"Ref": logical}
+        in (
+            statement["Resource"]
+            if isinstance(statement["Resource"], list)
+            else [statement["Resource"]]
+        )
+    ]
+    assert readers and all(name.startswith("FunctionsApiRole") for name in readers)
+
+    # Without CloudFront (LocalStack) there is nothing to believe.
+    for fn in localstack.resources("AWS::Lambda::Function").values():
+        env = fn["Properties"].get("Environment", {}).get("Variables", {})
+        assert "LOGSIGHT_CLOUDFRONT_SECRET_ARN" not in env
+
+
 def _statements(synth: Synth) -> list[tuple[str, dict[str, Any]]]:
     found = []
     for logical, policy in synth.resources("AWS::IAM::Policy").items():

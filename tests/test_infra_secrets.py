@@ -61,6 +61,12 @@ def test_get_settings_fills_urls_from_secrets(
     assert get_settings() is settings  # once per environment
 
 
+def test_cloudfront_secret_from_its_arn(secrets: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    arn = secrets.create_secret(Name="edge", SecretString="generated-by-the-stack")["ARN"]  # type: ignore[attr-defined]
+    monkeypatch.setenv("LOGSIGHT_CLOUDFRONT_SECRET_ARN", arn)
+    assert get_settings().cloudfront_secret == "generated-by-the-stack"
+
+
 def test_rds_style_database_secret(secrets: object, monkeypatch: pytest.MonkeyPatch) -> None:
     value = {
         "username": "app",

@@ -1,9 +1,9 @@
 """Secrets Manager values turned into settings, once per execution environment.
 
-On AWS the functions receive secret ARNs, never the secrets themselves: the database URL and the
-broker credentials are read here when ``get_settings`` first runs (Lambda init), through
-Powertools' parameters utility (which caches). Imported only when an ARN setting is present, so a
-process without them (the local runtime, tests) never loads boto3.
+On AWS the functions receive secret ARNs, never the secrets themselves: the database URL, the
+broker credentials and the CloudFront origin secret are read here when ``get_settings`` first
+runs (Lambda init), through Powertools' parameters utility (which caches). Imported only when an
+ARN setting is present, so a process without them (the local runtime, tests) never loads boto3.
 """
 
 from __future__ import annotations
@@ -79,7 +79,8 @@ def amqp_url_from_secret(text: str, endpoint_url: str) -> str:
 
 
 def resolve_secrets(settings: Settings) -> Settings:
-    """``settings`` with database_url / amqp_url filled from the secrets their ARNs name."""
+    """``settings`` with database_url, amqp_url and cloudfront_secret filled from the secrets
+    their ARNs name."""
     updates: dict[str, str] = {}
     if settings.database_url_secret_arn:
         updates["database_url"] = database_url_from_secret(
@@ -89,4 +90,6 @@ def resolve_secrets(settings: Settings) -> Settings:
         updates["amqp_url"] = amqp_url_from_secret(
             _secret_text(settings.amqp_secret_arn), settings.amqp_url
         )
+    if settings.cloudfront_secret_arn:
+        updates["cloudfront_secret"] = _secret_text(settings.cloudfront_secret_arn)
     return settings.model_copy(update=updates) if updates else settings

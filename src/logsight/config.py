@@ -112,6 +112,15 @@ class Settings(BaseSettings):
         description="Where clients reach LogSight (ingest and API); used in DSNs and snippets.",
     )
     api_pool_size: int = Field(default=8, ge=1, description="API database connections per process.")
+    cloudfront_secret: str | None = Field(
+        default=None,
+        description="The value CloudFront sends in X-LogSight-CloudFront-Secret; only requests "
+        "carrying it have their CloudFront-Viewer-Address believed. Unset: never believed.",
+    )
+    cloudfront_secret_arn: str | None = Field(
+        default=None,
+        description="Secrets Manager secret holding it (AWS); fills CLOUDFRONT_SECRET.",
+    )
     allowed_origins: str = Field(
         default="",
         description="Comma-separated browser origins allowed to call the API (and Clerk's azp).",
@@ -209,7 +218,11 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     settings = Settings()
-    if settings.database_url_secret_arn or settings.amqp_secret_arn:
+    if (
+        settings.database_url_secret_arn
+        or settings.amqp_secret_arn
+        or settings.cloudfront_secret_arn
+    ):
         # Deferred: boto3 is loaded only where secrets are actually read (AWS), keeping the
         # ingest cold start and the local runtime free of it.
         from logsight.aws_secrets import resolve_secrets

@@ -8,6 +8,7 @@ from typing import Annotated
 import psycopg
 from fastapi import Depends, Request
 
+from logsight.api import client_address
 from logsight.api.services import ApiServices
 from logsight.tenancy.access import Access, Principal
 
@@ -37,13 +38,17 @@ def access(
     return Access(conn, who)
 
 
-def client_ip(request: Request) -> str | None:
-    """The caller's address: API Gateway's sourceIp via Mangum, or the socket locally."""
+def client_ip(request: Request, svc: Annotated[ApiServices, Depends(services)]) -> str | None:
+    """The caller's address (logsight.api.client_address): the CloudFront viewer's when the
+    request provably came through the distribution, else API Gateway's sourceIp via Mangum,
+    else the socket's peer."""
     event = request.scope.get("aws.event") or {}
     source = (event.get("requestContext") or {}).get("http", {}).get("sourceIp")
-    if source:
-        return str(source)
-    return request.client.host if request.client else None
+    if not source:
+        source = request.client.host if request.client else None
+    return client_address.client_ip(
+        request.headers, str(source) if source else None, svc.settings.cloudfront_secret
+    )
 
 
 Conn = Annotated[psycopg.Connection, Depends(connection)]
