@@ -18,6 +18,7 @@ def main() -> None:
     import uvicorn
 
     from logsight.local.gateway import Gateway, default_routes
+    from logsight.local.http_limits import ConnectionLimits, limited_protocol
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -33,7 +34,7 @@ def main() -> None:
         access_log=False,
         log_level="warning",
         loop="uvloop",
-        http="httptools",
+        http=limited_protocol(ConnectionLimits()),
         timeout_graceful_shutdown=5,
     )
     uvicorn.Server(config).run(sockets=[sock])

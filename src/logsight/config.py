@@ -93,6 +93,22 @@ class Settings(BaseSettings):
     gateway_workers: int = Field(
         default=32, ge=1, description="Concurrent handler invocations (like Lambda environments)."
     )
+    gateway_max_header_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Local gateway: largest request line and headers; larger answers 431.",
+    )
+    gateway_header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Local gateway: time to receive a request's headers; then 408 (or, if "
+        "nothing was sent, the connection is closed).",
+    )
+    gateway_body_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Local gateway: time to receive a request's whole body; then 408.",
+    )
     batch_size: int = Field(
         default=500, ge=1, le=10000, description="Messages per processor batch."
     )

@@ -20,7 +20,14 @@ def _stop_on_signals() -> threading.Event:
 
 
 def run_gateway(settings: Settings) -> None:
-    serve(settings.host, settings.port, settings.gateway_workers)
+    from logsight.local.http_limits import ConnectionLimits
+
+    serve(
+        settings.host,
+        settings.port,
+        settings.gateway_workers,
+        ConnectionLimits.from_settings(settings),
+    )
 
 
 def processor_pollers(settings: Settings) -> list[QueuePoller]:

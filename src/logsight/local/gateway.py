@@ -13,7 +13,7 @@ import re
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -21,6 +21,9 @@ from logsight.ingest.service import SENTRY_ROUTE
 from logsight.local.context import LocalContext
 from logsight.local.functions import API, INGEST, FunctionSpec, Handler
 from logsight.local.payloads import http_api_event
+
+if TYPE_CHECKING:
+    from logsight.local.http_limits import ConnectionLimits
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +186,10 @@ def default_routes() -> list[Route]:
     ]
 
 
-def serve(host: str, port: int, workers: int) -> None:
+def serve(host: str, port: int, workers: int, limits: ConnectionLimits) -> None:
     import uvicorn
+
+    from logsight.local.http_limits import limited_protocol
 
     gateway = Gateway(default_routes(), workers)
     # Warm the handlers before the first request, like a provisioned environment.
@@ -198,7 +203,8 @@ def serve(host: str, port: int, workers: int) -> None:
         access_log=False,
         log_level="warning",
         loop="uvloop",
-        http="httptools",
+        # httptools (for speed) with a head size cap and head and body deadlines.
+        http=limited_protocol(limits),
         timeout_graceful_shutdown=5,
     )
     uvicorn.Server(config).run()
