@@ -5,9 +5,11 @@ prefixed Sentry DSN paths go to the HTTP API uncached with every viewer header b
 Gateway routes on its own host name) and CloudFront's headers, ``CloudFront-Viewer-Address``
 among them. To the API origin CloudFront also adds a generated secret header, which lets the
 api function tell a request that came through CloudFront (whose viewer address it may believe)
-from one sent straight to the API Gateway URL with a forged header. Until the dashboard ships, a placeholder page is deployed
-(the browser snippet, ``sdk/dist``, is uploaded with ``aws s3 cp``: see docs/deploy.md; it is
-not a synth input so the template stays the same whether or not the SDK was built).
+from one sent straight to the API Gateway URL with a forged header.
+
+Until the dashboard ships, a placeholder page is deployed (the browser snippet, ``sdk/dist``, is
+uploaded with ``aws s3 cp``: see docs/deploy.md; it is not a synth input so the template stays
+the same whether or not the SDK was built).
 """
 
 from __future__ import annotations
