@@ -158,13 +158,17 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_timer = self._body_timer = None
 
     def _refuse_oversized_head(self) -> None:
+        limit = self.limits.max_header_bytes
+        self._refuse(431, "request_header_fields_too_large", f"the request head exceeds {limit} B")
+
+    def _timed_out(self, part: str, seconds: float) -> None:
         self._refuse(
-            _error_response(
-                431,
-                "request_header_fields_too_large",
-                f"the request line and headers exceed {self.limits.max_header_bytes} bytes",
-            )
+            408, "request_timeout", f"the request {part} did not arrive within {seconds:g} s"
         )
+
+    def _close(self) -> None:
+        self._refused = True
+        self.transport.close()
 
     def _head_expired(self) -> None:
         self._head_timer = None
@@ -175,17 +179,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             cycle.keep_alive = False
             return
         if cycle is None and self._head_bytes == 0:
-            # The connection never sent a byte.
-            self._refused = True
-            self.transport.close()
+            self._close()  # the connection never sent a byte
             return
-        self._refuse(
-            _error_response(
-                408,
-                "request_timeout",
-                f"the request headers did not arrive within {self.limits.header_timeout:g} s",
-            )
-        )
+        self._timed_out("headers", self.limits.header_timeout)
 
     def _body_expired(self) -> None:
         self._body_timer = None
@@ -193,22 +189,14 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if cycle is None:
             return  # handed over to another protocol (an upgrade)
         if cycle.response_started:
-            # Answered already (the route did not need the body): nothing more to say.
-            self._refused = True
-            self.transport.close()
+            self._close()  # answered already (the route did not need the body)
             return
         # The handler waiting for the body sees a disconnect and its answer is dropped.
         cycle.disconnected = True
         cycle.message_event.set()
-        self._refuse(
-            _error_response(
-                408,
-                "request_timeout",
-                f"the request body did not arrive within {self.limits.body_timeout:g} s",
-            )
-        )
+        self._timed_out("body", self.limits.body_timeout)
 
-    def _refuse(self, response: bytes) -> None:
+    def _refuse(self, status: int, code: str, message: str) -> None:
         self._refused = True
         self._cancel_timers()
         transport = self.transport
@@ -220,7 +208,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             # then close, rather than write into the middle of it.
             cycle.keep_alive = False
             return
-        transport.write(response)
+        transport.write(_error_response(status, code, message))
         if not transport.can_write_eof():
             transport.close()
             return
