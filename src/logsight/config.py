@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     partitions_ahead_days: int = Field(
         default=3, ge=1, description="Plain PostgreSQL: daily partitions created ahead."
     )
+    dedup_window_hours: int = Field(
+        default=24,
+        ge=1,
+        le=30 * 24,
+        description="A retried event whose timestamp ingest assigned (none sent) is stored "
+        "once if its id was stored within this many hours.",
+    )
 
     # Local runtime
     host: str = Field(default="127.0.0.1", description="Local gateway bind address.")

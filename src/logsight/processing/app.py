@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from logsight.config import Settings
 from logsight.processing.batch import BatchProcessor
 from logsight.processing.user_agent import parse_user_agent
@@ -14,4 +16,8 @@ def build_batch_processor(settings: Settings) -> BatchProcessor:
     # ua-parser compiles its matchers on first use; pay that while the environment initialises
     # rather than in the first batch.
     parse_user_agent("Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0")
-    return BatchProcessor(Database(settings.database_url), settings.dead_letter_queue)
+    return BatchProcessor(
+        Database(settings.database_url),
+        settings.dead_letter_queue,
+        dedup_window=timedelta(hours=settings.dedup_window_hours),
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from uuid import UUID
 
 import psycopg
@@ -23,7 +24,7 @@ from logsight.storage.db import Database
 from logsight.storage.mode import StorageMode, recorded_mode
 from logsight.storage.outcomes import Outcome
 from logsight.storage.projects import existing_projects
-from logsight.storage.writer import EventRow, EventWriter
+from logsight.storage.writer import DEFAULT_DEDUP_WINDOW, EventRow, EventWriter
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +53,16 @@ class _Decoded:
 
 
 class BatchProcessor:
-    def __init__(self, db: Database, dead_letter_queue: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        dead_letter_queue: str,
+        *,
+        dedup_window: timedelta = DEFAULT_DEDUP_WINDOW,
+    ) -> None:
         self._db = db
         self._dead_letter_queue = dead_letter_queue
+        self._dedup_window = dedup_window
         self._writer: EventWriter | None = None
 
     def _writer_for(self, conn: psycopg.Connection) -> EventWriter:
@@ -62,7 +70,7 @@ class BatchProcessor:
             mode = recorded_mode(conn)
             if mode is None:
                 raise RuntimeError("database is not migrated: run `logsight migrate`")
-            self._writer = EventWriter(StorageMode(mode))
+            self._writer = EventWriter(StorageMode(mode), dedup_window=self._dedup_window)
         return self._writer
 
     def process(self, records: list[QueueRecord]) -> BatchOutcome:

@@ -3,12 +3,25 @@
 COPY into a session-local staging table, then one INSERT ... ON CONFLICT DO NOTHING RETURNING
 into ``events``; on plain PostgreSQL the same statement feeds the rollups from the RETURNING
 rows, so a redelivered batch (which inserts nothing) changes no counter.
+
+The primary key (project, timestamp, event id) catches every repeat of an event that carries its
+own timestamp. An event whose timestamp ingest assigned (none sent: the time the request was
+received; or clamped) gets a new one when a client retries the request, so before the insert
+such staged rows are dropped when their (project, event id) is already stored with an assigned
+timestamp within the dedup window, or repeats an earlier row of the batch. Dropped rows never
+reach RETURNING, so rollups and issues count them once.
+
+That check is race-free because one project's messages are written by one consumer at a time
+(one shard queue per project, one consumer per queue). Two writers of one project can still
+overlap briefly (the shard count changed while messages were queued; a timed-out invocation's
+transaction not yet rolled back), so a batch with such rows first takes a transaction-scoped
+advisory lock per project, in a fixed order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -167,6 +180,27 @@ SELECT (SELECT count(*) FROM inserted), 0, 0
 """
 
 
+# Whose timestamp ingest assigned: the partial index events_stamped_id_idx (migration 0012) is
+# on exactly these rows, and EventRow.stamped says the same in Python.
+_STAMPED = "({t}.timestamp = {t}.received_at OR {t}.meta ? 'original_timestamp')"
+
+_DROP_REPEATS = f"""
+DELETE FROM events_staging s
+WHERE {_STAMPED.format(t="s")}
+  AND EXISTS (
+    SELECT 1 FROM events e
+    WHERE e.project_id = s.project_id AND e.event_id = s.event_id AND {_STAMPED.format(t="e")}
+      AND e.timestamp BETWEEN s.timestamp - %(window)s AND s.timestamp + %(window)s)
+"""
+
+# Key space of the per-project advisory locks (the two-key form; migrations and partitions use
+# the one-key form, a separate space).
+_DEDUP_LOCK_SPACE = 0x4C6F6744
+_LOCK_PROJECTS = "SELECT count(pg_advisory_xact_lock(%s, k)) FROM unnest(%s::int[]) AS k"
+
+DEFAULT_DEDUP_WINDOW = timedelta(hours=24)
+
+
 def insert_statement(mode: StorageMode) -> str:
     """TimescaleDB keeps rollups as continuous aggregates; plain PostgreSQL maintains tables."""
     return _INSERT_EVENTS_ONLY if mode is StorageMode.TIMESCALE else _INSERT_EVENTS_AND_ROLLUPS
@@ -199,6 +233,14 @@ class EventRow:
     breadcrumbs: list[dict[str, Any]] | None = None
     culprit: str | None = None
 
+    @property
+    def stamped(self) -> bool:
+        """The timestamp was assigned at ingest (none sent, or clamped), so a retried request
+        gets another one."""
+        return self.timestamp == self.received_at or (
+            self.meta is not None and "original_timestamp" in self.meta
+        )
+
     def copy_values(self) -> tuple[Any, ...]:
         values: list[Any] = []
         for column in COLUMNS:
@@ -216,10 +258,17 @@ class WriteResult:
 
 
 class EventWriter:
-    def __init__(self, mode: StorageMode, partitions: PartitionManager | None = None) -> None:
+    def __init__(
+        self,
+        mode: StorageMode,
+        partitions: PartitionManager | None = None,
+        *,
+        dedup_window: timedelta = DEFAULT_DEDUP_WINDOW,
+    ) -> None:
         self.mode = mode
         self._partitions = partitions or PartitionManager()
         self._statement = insert_statement(mode).encode()
+        self._dedup_window = dedup_window
 
     def prepare(self, conn: psycopg.Connection, days: set[date]) -> None:
         """Outside the batch transaction: DDL here would lock ``events`` for its whole length."""
@@ -231,13 +280,40 @@ class EventWriter:
         """Write within the caller's transaction."""
         if not rows:
             return WriteResult(0, 0)
+        stamped_projects = {row.project_id for row in rows if row.stamped}
+        if stamped_projects:
+            rows = _first_of_each_stamped(rows)
         with conn.cursor() as cur:
             with cur.copy(_COPY) as copy:
                 for row in rows:
                     copy.write_row(row.copy_values())
+            if stamped_projects:
+                cur.execute(
+                    _LOCK_PROJECTS,
+                    (_DEDUP_LOCK_SPACE, sorted({_lock_key(p) for p in stamped_projects})),
+                )
+                cur.execute(_DROP_REPEATS, {"window": self._dedup_window})
             cur.execute(self._statement)
             result = cur.fetchone()
             # Within one transaction several writes may follow each other (poison isolation).
             cur.execute("TRUNCATE events_staging")
         assert result is not None
         return WriteResult(int(result[0]), int(result[1]))
+
+
+def _first_of_each_stamped(rows: list[EventRow]) -> list[EventRow]:
+    """The rows without later repeats of a stamped (project, event id) within the batch."""
+    seen: set[tuple[UUID, UUID]] = set()
+    kept = []
+    for row in rows:
+        if row.stamped:
+            ident = (row.project_id, row.event_id)
+            if ident in seen:
+                continue
+            seen.add(ident)
+        kept.append(row)
+    return kept
+
+
+def _lock_key(project_id: UUID) -> int:
+    return int.from_bytes(project_id.bytes[:4], "big", signed=True)
