@@ -46,13 +46,17 @@ const MAX_BACKOFF = 30_000;
 export const backoff = (attempt: number, random = Math.random()): number =>
   Math.min(MAX_BACKOFF, 1000 * 2 ** attempt) * (0.5 + random / 2);
 
-/** Retry-After in seconds or as an HTTP date; the backoff when absent or unreadable. */
+// A monthly quota may ask to wait weeks: past 2^31 - 1 ms (about 24.8 days) setTimeout fires at
+// once, and a quota raised meanwhile should not be waited out; ask again within the hour.
+const MAX_WAIT = 3_600_000;
+
+/** Retry-After in seconds or as an HTTP date (at most an hour); the backoff when absent. */
 export function retryDelay(header: string | null, attempt: number, random?: number): number {
   if (header) {
     const seconds = +header;
-    if (seconds >= 0) return seconds * 1000;
+    if (seconds >= 0) return Math.min(seconds * 1000, MAX_WAIT);
     const date = Date.parse(header);
-    if (date) return Math.max(0, date - Date.now());
+    if (date) return Math.min(Math.max(0, date - Date.now()), MAX_WAIT);
   }
   return backoff(attempt, random);
 }

@@ -191,6 +191,19 @@ test("429 and 503 are retried after Retry-After", async () => {
   assert.equal(browser.sent.length, 3);
 });
 
+test("a monthly quota's 429 is retried an hour later, not at once nor weeks later", async () => {
+  const logsight = start();
+  browser.replies.push({ status: 429, headers: { "Retry-After": String(20 * 86_400) } });
+  logsight.track("order");
+  await elapse(2000);
+  assert.equal(browser.sent.length, 1);
+  await elapse(3_599_999);
+  assert.equal(browser.sent.length, 1);
+  await elapse(1);
+  assert.equal(browser.sent.length, 2);
+  assert.equal(browser.sent[1]!.events[0]!.event_id, browser.sent[0]!.events[0]!.event_id);
+});
+
 test("other 4xx answers drop the batch silently, without retrying", async () => {
   const errors = mock.method(console, "error");
   const logsight = start();

@@ -153,3 +153,8 @@ test("Retry-After in seconds or as an HTTP date; backoff when absent or unreadab
   assert.equal(retryDelay(null, 2, 1), 4000);
   assert.equal(retryDelay("soon", 1, 0), 1000);
 });
+
+test("a Retry-After of weeks (a monthly quota) is waited at most an hour", () => {
+  assert.equal(retryDelay(String(30 * 86_400), 0), 3_600_000);
+  assert.equal(retryDelay(new Date(Date.now() + 20 * 86_400_000).toUTCString(), 0), 3_600_000);
+});
