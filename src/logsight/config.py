@@ -78,7 +78,27 @@ class Settings(BaseSettings):
         default=60, description="Later timestamps are clamped to received + this."
     )
     key_cache_seconds: float = Field(
-        default=30.0, ge=0, description="How long ingest trusts a looked-up key."
+        default=5.0,
+        ge=0,
+        description="How long ingest trusts a looked-up key: revoking a key or deleting a "
+        "project stops ingest within this time.",
+    )
+    key_stale_seconds: float = Field(
+        default=900.0,
+        ge=0,
+        description="While the database cannot be reached, a key looked up within this time "
+        "is still accepted (events keep being queued).",
+    )
+
+    # Quotas (per project through the API; these are the defaults, 0 = unlimited)
+    project_events_per_minute: int = Field(
+        default=60_000, ge=0, description="Events a project may send per minute (UTC minutes)."
+    )
+    project_events_per_month: int = Field(
+        default=0, ge=0, description="Events a project may send per calendar month (UTC)."
+    )
+    key_events_per_second: int = Field(
+        default=2_000, ge=0, description="Events one ingest key may send per second."
     )
 
     # Storage

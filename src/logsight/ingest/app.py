@@ -1,13 +1,14 @@
-"""Wiring the ingest service for a process: settings, key store, per-thread publishers."""
+"""Wiring the ingest service for a process: settings, key store, quotas, per-thread publishers."""
 
 from __future__ import annotations
 
 import threading
 
 from logsight.config import Settings
+from logsight.ingest.quotas import Quotas
 from logsight.ingest.service import IngestService
 from logsight.queue.publisher import Publisher
-from logsight.storage.db import Database
+from logsight.storage.db import Database, Outage
 from logsight.storage.keys import KeyStore
 
 
@@ -24,5 +25,9 @@ def build_ingest_service(settings: Settings) -> IngestService:
             publisher = local.publisher = Publisher(settings)
         return publisher
 
-    keys = KeyStore(Database(settings.database_url), settings.key_cache_seconds)
-    return IngestService(settings, keys, publisher_for)
+    # Keys and quotas share the environment's connection, and what it learns of an outage.
+    db, outage = Database(settings.database_url), Outage()
+    keys = KeyStore(
+        db, settings.key_cache_seconds, stale_seconds=settings.key_stale_seconds, outage=outage
+    )
+    return IngestService(settings, keys, publisher_for, Quotas(settings, db, outage))

@@ -21,6 +21,7 @@ from logsight.config import Settings
 from logsight.errors import ApiError
 from logsight.ingest.body import check_utf8, decode_body
 from logsight.ingest.normalize import EventRejection, Limits, normalize_batch
+from logsight.ingest.quotas import Quotas, RateLimited
 from logsight.queue.message import SCHEMA_HEADER, SCHEMA_VERSION, EventMessage
 from logsight.queue.publisher import Publisher, PublishError
 from logsight.queue.topology import routing_key, shard_for
@@ -45,10 +46,12 @@ class IngestCore:
         settings: Settings,
         keys: KeyStore,
         publisher_for: Callable[[], Publisher],
+        quotas: Quotas | None = None,
     ) -> None:
         self.settings = settings
         self._keys = keys
         self._publisher_for = publisher_for
+        self._quotas = quotas
         self.limits = Limits(
             max_event_bytes=settings.max_event_bytes,
             max_json_depth=settings.max_json_depth,
@@ -73,6 +76,12 @@ class IngestCore:
         if key.revoked:
             raise ApiError(401, "revoked_key", "this ingest key has been revoked", "key")
         return key
+
+    def admit(self, request: HttpRequest, key: IngestKey, quantities: dict[str, int]) -> None:
+        """Count the request's events (by data category) against the key's quotas, before the
+        costly part (normalization, publishing); RateLimited when a quota is used up."""
+        if self._quotas is not None:
+            self._quotas.check(key, quantities, received_at=request.received_at)
 
     def body(self, request: HttpRequest) -> bytes:
         """The decoded body, within the limits, checked for UTF-8."""
@@ -236,7 +245,22 @@ class NativeIngest:
     def _ingest(
         self, request: HttpRequest, key: IngestKey, time_left: float | None
     ) -> HttpResponse:
-        accepted, rejected = self.core.normalize(request, self._parse(request))
+        raw_events = self._parse(request)
+        try:
+            self.core.admit(request, key, {"event": len(raw_events)})
+        except RateLimited as limited:
+            raise ApiError(
+                429,
+                "rate_limited",
+                str(limited),
+                headers=(("retry-after", str(limited.retry_after)),),
+                extra=(
+                    ("quota", limited.quota.value),
+                    ("limit", limited.limit),
+                    ("retry_after", limited.retry_after),
+                ),
+            ) from limited
+        accepted, rejected = self.core.normalize(request, raw_events)
         errors = [r.as_dict() for r in rejected]
         if not accepted:
             first = rejected[0]
@@ -269,10 +293,11 @@ class IngestService:
         settings: Settings,
         keys: KeyStore,
         publisher_for: Callable[[], Publisher],
+        quotas: Quotas | None = None,
     ) -> None:
         from logsight.sentry.service import SentryIngest
 
-        self.core = IngestCore(settings, keys, publisher_for)
+        self.core = IngestCore(settings, keys, publisher_for, quotas)
         self._native = NativeIngest(self.core)
         self._sentry = SentryIngest(self.core)
 

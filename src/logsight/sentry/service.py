@@ -13,6 +13,7 @@ from uuid import UUID
 
 from logsight.apigw import HttpRequest, HttpResponse
 from logsight.errors import ApiError
+from logsight.ingest.quotas import RateLimited
 from logsight.ingest.service import IngestCore
 from logsight.sentry.auth import public_key
 from logsight.sentry.envelope import Item, parse_envelope
@@ -28,6 +29,9 @@ CORS_ALLOW_HEADERS = (
 )
 CORS_EXPOSE_HEADERS = "x-sentry-error, x-sentry-rate-limits, retry-after"
 STORED_ITEMS = frozenset({"event", "log", "client_report"})
+# What LogSight's quotas count, as Sentry data categories: SDKs pause exactly these when told
+# (sessions, client reports and the rest keep flowing; they are not counted).
+LIMITED_CATEGORIES = "default;error;log_item"
 
 OutcomeKey = tuple[str, str, str]  # (outcome, category, reason)
 
@@ -127,6 +131,14 @@ class SentryIngest:
                 # Accepted and counted, never an error: transactions, sessions, attachments, ...
                 outcomes[("skipped", kind or "unknown", "")] += 1
 
+        quantities = {
+            "error": int(event_item_index is not None),
+            "log_item": len(raw_events) - int(event_item_index is not None),
+        }
+        try:
+            self.core.admit(request, key, quantities)
+        except RateLimited as limited:
+            raise self._rate_limited(limited) from limited
         accepted, rejected = self.core.normalize(request, raw_events)
         event_id: str | None = None
         for rejection in rejected:
@@ -155,4 +167,20 @@ class SentryIngest:
             {"id": event_id} if event_id else {},
             accepted_events=len(accepted),
             rejected_events=len(rejected),
+        )
+
+    @staticmethod
+    def _rate_limited(limited: RateLimited) -> SentryError:
+        """429 the way Relay says it: Retry-After, and X-Sentry-Rate-Limits naming the categories,
+        the scope and the quota (``secs:categories:scope:reason``)."""
+        seconds = str(limited.retry_after)
+        return SentryError(
+            429,
+            str(limited),
+            {
+                "retry-after": seconds,
+                "x-sentry-rate-limits": (
+                    f"{seconds}:{LIMITED_CATEGORIES}:{limited.quota.scope}:{limited.quota.value}"
+                ),
+            },
         )

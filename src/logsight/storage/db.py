@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -49,3 +50,25 @@ class Database:
         self._local.conn = None
         if conn is not None:
             conn.close()
+
+
+class Outage:
+    """Remembers for a moment that the database could not be reached.
+
+    Ingest can answer without the database for a while (cached keys, quotas failing open); once
+    one call found it down, the others fall back at once instead of each waiting for its own
+    connect timeout, and the database is tried again after ``seconds``.
+    """
+
+    def __init__(self, seconds: float = 2.0) -> None:
+        self._seconds = seconds
+        self._until = 0.0
+
+    def active(self) -> bool:
+        return time.monotonic() < self._until
+
+    def record(self) -> None:
+        self._until = time.monotonic() + self._seconds
+
+    def clear(self) -> None:
+        self._until = 0.0

@@ -1,4 +1,11 @@
-"""Ingest key look-ups for the ingest path, cached briefly so most requests skip the database."""
+"""Ingest key look-ups for the ingest path, cached briefly so most requests skip the database.
+
+A looked-up key is trusted for ``ttl_seconds`` (LOGSIGHT_KEY_CACHE_SECONDS): that is how long a
+revocation or a project deletion can take to stop ingest. Past it the key is looked up again;
+only if the database cannot be reached is the older answer used, for at most ``stale_seconds``,
+so an outage of the database does not stop ingest for the keys in use (their events are still
+queued durably; the queue waits for the database, not the client).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,7 @@ from uuid import UUID
 
 import psycopg
 
-from logsight.storage.db import Database
+from logsight.storage.db import Database, Outage
 
 KEY_PREFIX = "lsk_"
 
@@ -27,6 +34,10 @@ class IngestKey:
     allowed_origins: tuple[str, ...]
     revoked: bool
     project_number: int
+    # The project's quotas (None: the settings' defaults, 0: unlimited).
+    events_per_minute: int | None = None
+    events_per_month: int | None = None
+    key_events_per_second: int | None = None
 
     def allows_origin(self, origin: str | None) -> bool:
         if not self.allowed_origins or origin is None:
@@ -35,37 +46,61 @@ class IngestKey:
 
 
 class KeyStore:
-    def __init__(self, db: Database, ttl_seconds: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        ttl_seconds: float,
+        *,
+        stale_seconds: float = 0.0,
+        outage: Outage | None = None,
+    ) -> None:
         self._db = db
         self._ttl = ttl_seconds
+        self._stale = stale_seconds
+        self._outage = outage or Outage()
+        # public key -> (when it was read, the key or None for unknown)
         self._cache: dict[str, tuple[float, IngestKey | None]] = {}
         self._lock = threading.Lock()
 
     def lookup(self, public_key: str) -> IngestKey | None:
-        """The key, or None when unknown. Raises psycopg.Error if the database is unreachable
-        and the key is not cached."""
+        """The key, or None when unknown. Raises psycopg.Error if the database cannot answer
+        and no recent enough answer is cached."""
         now = time.monotonic()
         with self._lock:
             cached = self._cache.get(public_key)
-        if cached is not None and cached[0] > now:
+        if cached is not None and now - cached[0] < self._ttl:
             return cached[1]
+        stale = cached if cached is not None and now - cached[0] < self._stale else None
+        if self._outage.active():
+            if stale is not None:
+                return stale[1]
+            raise psycopg.OperationalError("the database was unreachable a moment ago")
+        try:
+            key = self._fetch(public_key)
+        except psycopg.OperationalError:
+            self._outage.record()
+            if stale is not None:
+                return stale[1]
+            raise
+        self._outage.clear()
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[public_key] = (now, key)
+        return key
+
+    def _fetch(self, public_key: str) -> IngestKey | None:
         with self._db.connection() as conn:
             row = conn.execute(
-                "SELECT k.id, k.project_id, k.allowed_origins, k.revoked_at IS NOT NULL, p.number"
+                "SELECT k.id, k.project_id, k.allowed_origins, k.revoked_at IS NOT NULL, p.number,"
+                " p.events_per_minute, p.events_per_month, p.key_events_per_second"
                 " FROM ingest_keys k JOIN projects p ON p.id = k.project_id"
                 " WHERE k.public_key = %s",
                 (public_key,),
             ).fetchone()
-        key = (
-            IngestKey(row[0], row[1], tuple(o.rstrip("/") for o in row[2]), row[3], row[4])
-            if row
-            else None
-        )
-        with self._lock:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[public_key] = (now + self._ttl, key)
-        return key
+        if row is None:
+            return None
+        return IngestKey(row[0], row[1], tuple(o.rstrip("/") for o in row[2]), *row[3:])
 
 
 def create_key(

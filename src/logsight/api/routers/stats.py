@@ -14,6 +14,7 @@ from logsight.api.deps import CurrentAccess
 from logsight.api.routers.events import QUERY_RESPONSES
 from logsight.api.storable import Time
 from logsight.errors import ApiError
+from logsight.query import outcomes as outcome_queries
 from logsight.query import read_only
 from logsight.query import stats as stat_queries
 from logsight.query.stats import Filters, GroupBy, Metric
@@ -91,6 +92,24 @@ class SummaryPublic(TotalsPublic):
     top_pages: list[TopPagePublic]
     previous: TotalsPublic = Field(description="The period of equal length just before.")
     change: ChangePublic = Field(description="Null where the previous period had none.")
+
+
+class OutcomePublic(BaseModel):
+    outcome: str = Field(
+        description="rate_limited (refused by a quota: 429), client_discarded (dropped by the "
+        "client, from Sentry client reports), skipped (accepted, not stored), invalid."
+    )
+    category: str = Field(description="Data category: event, or Sentry's (error, log_item, ...).")
+    reason: str = Field(description="For rate_limited: the quota that was used up.")
+    quantity: int
+
+
+class OutcomesPublic(BaseModel):
+    from_: datetime = Field(alias="from")
+    to: datetime
+    data: list[OutcomePublic]
+
+    model_config = {"populate_by_name": True}
 
 
 MAX_RANGE = timedelta(days=3660)
@@ -246,4 +265,42 @@ def summary(
             error_rate=change(current.error_rate, previous.error_rate),
             unique_users=change(current.unique_users, previous.unique_users),
         ),
+    )
+
+
+@router.get(
+    "/outcomes",
+    response_model=OutcomesPublic,
+    summary="What was refused, dropped or not stored, by outcome, category and reason",
+    description=(
+        "Totals over [from, to) (default: the last 24 hours) by the time requests were "
+        "received. Requests refused by a quota are counted per minute by ingest and written "
+        "within about a second."
+    ),
+)
+def outcomes(
+    project_id: UUID,
+    access: CurrentAccess,
+    *,
+    from_: Annotated[
+        datetime | None, Query(alias="from", description="Default: 24 hours before `to`.")
+    ] = None,
+    to: TimeParam = None,
+    tz: Annotated[
+        str, Query(max_length=64, description="IANA time zone for times without an offset.")
+    ] = "UTC",
+) -> OutcomesPublic:
+    access.project(project_id)
+    start, end = _range(from_, to, zone(tz))
+    with read_only(access.conn):
+        rows = outcome_queries.totals(access.conn, project_id, start, end)
+    return OutcomesPublic(
+        from_=start,
+        to=end,
+        data=[
+            OutcomePublic(
+                outcome=r.outcome, category=r.category, reason=r.reason, quantity=r.quantity
+            )
+            for r in rows
+        ],
     )

@@ -1,0 +1,44 @@
+"""A project's ingest quotas: its own values (NULL: the settings' default, 0: unlimited).
+
+Ingest reads them with the key (``logsight.storage.keys``), so a change reaches every ingest
+environment within LOGSIGHT_KEY_CACHE_SECONDS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from uuid import UUID
+
+import psycopg
+from psycopg import sql
+
+QUOTA_COLUMNS = ("events_per_minute", "events_per_month", "key_events_per_second")
+
+
+def project_quotas(conn: psycopg.Connection, project_id: UUID) -> dict[str, int | None]:
+    row = conn.execute(
+        sql.SQL("SELECT {} FROM projects WHERE id = %s").format(
+            sql.SQL(", ").join(map(sql.Identifier, QUOTA_COLUMNS))
+        ),
+        (project_id,),
+    ).fetchone()
+    return dict(zip(QUOTA_COLUMNS, row or (None,) * len(QUOTA_COLUMNS), strict=True))
+
+
+def set_project_quotas(
+    conn: psycopg.Connection, project_id: UUID, changes: Mapping[str, int | None]
+) -> None:
+    """Set the named quotas (None: back to the default); other columns stay as they are."""
+    unknown = set(changes) - set(QUOTA_COLUMNS)
+    if unknown:
+        raise ValueError(f"not a quota: {sorted(unknown)}")
+    if not changes:
+        return
+    conn.execute(
+        sql.SQL("UPDATE projects SET {} WHERE id = %s").format(
+            sql.SQL(", ").join(
+                sql.SQL("{} = %s").format(sql.Identifier(column)) for column in changes
+            )
+        ),
+        (*changes.values(), project_id),
+    )
