@@ -237,11 +237,13 @@ class Quotas:
             wait = max(math.ceil(counters[quota].deadline - now), 1)
             return RateLimited(quota, limits[quota], wait, events)
         if short:
+            # Counters about to run out too (within half a second of demand) ride along.
             return [
                 store.LeaseRequest(
-                    subjects[q], q.unit, limits[q], events - counters[q].left, counters[q].demand()
+                    subjects[q], q.unit, limits[q], max(events - c.left, 0), c.demand()
                 )
-                for q in short
+                for q, c in counters.items()
+                if c.left < events + c.demand() // 2
             ]
         for counter in counters.values():
             counter.spend(events, now)
