@@ -209,6 +209,22 @@ def test_a_project_deleted_meanwhile_does_not_lose_the_other_counts(
     assert rows == [(project.id, 5)]
 
 
+def test_a_deleted_projects_cached_key_leaves_the_other_quotas_alone(
+    settings: Settings, project: CreatedProject, db: psycopg.Connection, broker: amqp.Channel
+) -> None:
+    purge(broker, settings)
+    caching = build_ingest_service(settings.model_copy(update={"key_cache_seconds": 60}))
+    doomed = create_project(db, f"doomed {uuid.uuid4().hex[:6]}")
+    set_project_quotas(db, doomed.id, {**UNLIMITED, "events_per_minute": 100})
+    assert post(caching, doomed.public_key)[0] == 202
+    db.execute("DELETE FROM projects WHERE id = %s", (doomed.id,))
+    # Its key is still trusted (cached); its counters are gone and cannot be leased from.
+    assert post(caching, doomed.public_key, 5)[0] == 202
+    set_project_quotas(db, project.id, {**UNLIMITED, "key_events_per_second": 1})
+    assert_refused(*post(caching, project.public_key, 2), "key_events_per_second")
+    purge(broker, settings)
+
+
 # -- the Sentry protocol -------------------------------------------------------------------------
 
 RATE_LIMITS = re.compile(r"^(\d+):default;error;log_item:(project|key):([a-z_]+)$")

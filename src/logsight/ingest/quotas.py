@@ -201,6 +201,11 @@ class Quotas:
             if not requests or leases is None:
                 return  # admitted from local slices, or the database is unreachable: fail open
             now = self._clock()
+            # A counter the database had no row for (its project was just deleted) is not
+            # enforced; the key stops being accepted within the key cache time anyway.
+            leased = {lease.unit for lease in leases}
+            asked = {r.unit for r in requests}
+            limits = {q: n for q, n in limits.items() if q.unit in leased or q.unit not in asked}
             with self._lock:
                 applied = [
                     self._merge(self._counter(q, subjects[q], limits[q], now), lease, now)

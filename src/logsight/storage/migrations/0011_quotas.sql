@@ -50,10 +50,13 @@ BEGIN
         WHERE c.subject_id = subjects[i] AND c.window_unit = units[i] FOR UPDATE;
         IF NOT FOUND THEN
             INSERT INTO quota_counters AS c (subject_id, window_unit, project_id, window_start)
-            VALUES (subjects[i], units[i], project, '-infinity')
+            SELECT subjects[i], units[i], project, '-infinity'
+            WHERE EXISTS (SELECT 1 FROM projects p WHERE p.id = project)
             ON CONFLICT DO NOTHING;
             SELECT * INTO counter FROM quota_counters c
             WHERE c.subject_id = subjects[i] AND c.window_unit = units[i] FOR UPDATE;
+            -- A project deleted while ingest still trusts its key: no counter, no row returned.
+            CONTINUE WHEN NOT FOUND;
         END IF;
         began := date_trunc(units[i], clock_timestamp() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
         IF counter.window_start >= began THEN
