@@ -5,7 +5,6 @@ through a database outage (a private PostgreSQL that is killed), quotas failing 
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -26,10 +25,10 @@ from logsight.storage.keys import create_key
 from logsight.storage.migrate import migrate
 from logsight.storage.projects import create_project
 from logsight.tenancy.quotas import set_project_quotas
-from tests.conftest import create_database, create_vhost, delete_vhost, drop_database, purge
+from tests.conftest import purge
 from tests.ingest_helpers import api_request
 from tests.support.api import make_member
-from tests.support.runtime import LocalLogSight, traversable_tempdir
+from tests.support.runtime import LocalLogSight, fresh_runtime, private_postgres
 
 pytestmark = pytest.mark.slow
 
@@ -40,14 +39,8 @@ SLACK_SECONDS = 2.0
 
 @pytest.fixture(scope="module")
 def runtime() -> Iterator[LocalLogSight]:
-    database, vhost = create_database("logsight_keys"), create_vhost()
-    local = LocalLogSight(amqp_url=vhost, database_url=database)
-    try:
-        yield local.start()
-    finally:
-        local.cleanup()
-        delete_vhost(vhost)
-        drop_database(database)
+    with fresh_runtime("logsight_protection") as local:
+        yield local
 
 
 def ingest(client: httpx.Client, key: str) -> int:
@@ -166,14 +159,8 @@ def test_sentry_python_pauses_what_a_quota_refuses(runtime: LocalLogSight) -> No
 
 @pytest.fixture
 def postgres() -> Iterator[EmbeddedPostgres]:
-    base = traversable_tempdir("logsight-keys-pg-")
-    server = EmbeddedPostgres(base / "pg")
-    try:
-        server.start()
+    with private_postgres("logsight-protection-pg-") as server:
         yield server
-    finally:
-        server.stop(mode="immediate", timeout=10)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def post(service: IngestService, key: str, events: int = 1) -> int:

@@ -12,10 +12,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from logsight.local.embedded_postgres import EmbeddedPostgres
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -150,3 +153,32 @@ class LocalLogSight:
 
     def __exit__(self, *exc: object) -> None:
         self.cleanup()
+
+
+@contextlib.contextmanager
+def fresh_runtime(prefix: str, env: dict[str, str] | None = None) -> Iterator[LocalLogSight]:
+    """``logsight local`` started on a database and a vhost of its own, all removed after."""
+    # Here rather than at the top: the benchmarks import this module without pytest's conftest.
+    from tests.conftest import create_database, create_vhost, delete_vhost, drop_database
+
+    database, vhost = create_database(prefix), create_vhost()
+    local = LocalLogSight(amqp_url=vhost, database_url=database, env=env)
+    try:
+        yield local.start()
+    finally:
+        local.cleanup()
+        delete_vhost(vhost)
+        drop_database(database)
+
+
+@contextlib.contextmanager
+def private_postgres(prefix: str) -> Iterator[EmbeddedPostgres]:
+    """A PostgreSQL server of the test's own (the embedded one), free to kill and restart."""
+    base = traversable_tempdir(prefix)
+    server = EmbeddedPostgres(base / "pg")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop(mode="immediate", timeout=10)
+        shutil.rmtree(base, ignore_errors=True)

@@ -30,6 +30,12 @@ TimeParam = Annotated[
     Query(description="ISO 8601; without an offset it is read in `tz`."),
 ]
 ListParam = Annotated[list[str] | None, Query()]
+FromParam = Annotated[
+    Time | None, Query(alias="from", description="Default: 24 hours before `to`.")
+]
+TzParam = Annotated[
+    str, Query(max_length=64, description="IANA time zone for times without an offset.")
+]
 
 
 class SeriesPublic(BaseModel):
@@ -156,9 +162,7 @@ def timeseries(
     project_id: UUID,
     access: CurrentAccess,
     *,
-    from_: Annotated[
-        Time | None, Query(alias="from", description="Default: 24 hours before `to`.")
-    ] = None,
+    from_: FromParam = None,
     to: TimeParam = None,
     bucket: Bucket | None = None,
     metric: Metric = Metric.COUNT,
@@ -238,13 +242,9 @@ def summary(
     project_id: UUID,
     access: CurrentAccess,
     *,
-    from_: Annotated[
-        Time | None, Query(alias="from", description="Default: 24 hours before `to`.")
-    ] = None,
+    from_: FromParam = None,
     to: TimeParam = None,
-    tz: Annotated[
-        str, Query(max_length=64, description="IANA time zone for times without an offset.")
-    ] = "UTC",
+    tz: TzParam = "UTC",
 ) -> SummaryPublic:
     access.project(project_id)
     start, end = minute_range(*_range(from_, to, zone(tz)))
@@ -282,13 +282,9 @@ def outcomes(
     project_id: UUID,
     access: CurrentAccess,
     *,
-    from_: Annotated[
-        datetime | None, Query(alias="from", description="Default: 24 hours before `to`.")
-    ] = None,
+    from_: FromParam = None,
     to: TimeParam = None,
-    tz: Annotated[
-        str, Query(max_length=64, description="IANA time zone for times without an offset.")
-    ] = "UTC",
+    tz: TzParam = "UTC",
 ) -> OutcomesPublic:
     access.project(project_id)
     start, end = _range(from_, to, zone(tz))
