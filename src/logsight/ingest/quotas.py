@@ -16,9 +16,9 @@ than that is refused without a round trip, so a flood against an exhausted windo
 database nothing until the window ends.
 
 Refused requests publish nothing, so their counts reach ``ingest_outcomes`` from here: added up
-in memory per project, minute, category and quota, and written at most once a second (together
-with a lease when one is due). An environment that is frozen and never thawed loses at most its
-last second of those counts.
+in memory per project, minute, category and quota, and written at most once a second by the
+next request. An environment that is frozen and never invoked again loses the refusals counted
+since its last write (at most about a second of them).
 
 If the database cannot be reached the quotas fail open: requests are accepted (and queued) as
 if unlimited, and the database is tried again a moment later. A database outage must not turn
@@ -309,12 +309,15 @@ class Quotas:
         requests: list[store.LeaseRequest],
         refused: dict[RateLimitedKey, int],
     ) -> list[store.Lease] | None:
-        """One round trip: the refused counts and the leases. None when the database is out."""
+        """Write the refused counts and take the leases. None when the database is out.
+
+        Two plain statements rather than a pipeline: the counts go out at most once a second,
+        and a plain statement is safe on a connection other threads may share."""
         if self._outage.active() or self._failing.active():
             self._restore(refused)
             return None
         try:
-            with self._db.connection() as conn, conn.pipeline():
+            with self._db.connection() as conn:
                 if refused:
                     outcomes.add_rate_limited(conn, refused)
                 return store.lease(conn, project_id, requests) if requests else []
