@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from typing import Any
+from uuid import UUID
 
 import amqp
 import psycopg
@@ -14,8 +15,12 @@ import pytest
 from logsight.apigw import HttpRequest
 from logsight.config import Settings
 from logsight.ingest.app import build_ingest_service
+from logsight.processing.batch import BatchProcessor
+from logsight.processing.records import records_from_event
+from logsight.storage.db import Database
 from tests.conftest import purge
 from tests.ingest_helpers import api_request
+from tests.processor_helpers import message, rmq_event
 from tests.support.api import ApiCaller, Member, make_member, make_organization
 
 ROLES = ("owner", "admin", "member", "viewer")
@@ -187,3 +192,28 @@ def test_refused_requests_show_as_rate_limited_outcomes(
         query="from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z",
     )
     assert (empty.status, empty.body["data"]) == (200, [])
+
+
+def test_a_monthly_quota_set_mid_month_counts_what_came_before(
+    api: ApiCaller,
+    team: dict[str, Any],
+    settings: Settings,
+    broker: amqp.Channel,
+    database_url: str,
+) -> None:
+    project = team["project"]
+    processor = BatchProcessor(Database(database_url), "logsight.events.dead")
+    stored = message(UUID(project["id"]), *({"name": f"before {n}"} for n in range(20)))
+    assert processor.process(records_from_event(rmq_event("q", [stored]))).inserted == 20
+    limited = api("PATCH", quotas(team), token=team["admin"].token, json={"events_per_month": 25})
+    assert limited.status == 200
+    purge(broker, settings)
+    ingest = build_ingest_service(settings)
+
+    def send(events: int) -> int:
+        body = {"events": [{"name": "after"}] * events}
+        request = HttpRequest.from_event(api_request(body, key=project["ingest_key"]))
+        return ingest.handle(request).status
+
+    assert [send(10), send(5), send(1)] == [429, 202, 429]
+    purge(broker, settings)

@@ -51,3 +51,21 @@ def lease(conn: psycopg.Connection, project_id: UUID, requests: list[LeaseReques
         ),
     ).fetchall()
     return [Lease(UUID(str(r[0])), r[1], r[2], float(r[3]), int(r[4]), int(r[5])) for r in rows]
+
+
+def count_month_so_far(conn: psycopg.Connection, project_id: UUID) -> None:
+    """Start the project's month counter from the events stored this month (hourly rollups, by
+    event time), so a monthly quota set mid-month counts what already came in. A counter that
+    is counting this month already keeps the larger of the two."""
+    conn.execute(
+        "INSERT INTO quota_counters AS c (subject_id, window_unit, project_id, window_start, used)"
+        " SELECT %(project)s, 'month', %(project)s, m.start,"
+        " (SELECT coalesce(sum(r.events), 0) FROM event_rollups_1h r"
+        "  WHERE r.project_id = %(project)s AND r.bucket >= m.start)"
+        " FROM (SELECT date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS start) m"
+        " ON CONFLICT (subject_id, window_unit) DO UPDATE SET"
+        " window_start = EXCLUDED.window_start,"
+        " used = CASE WHEN c.window_start = EXCLUDED.window_start"
+        " THEN greatest(c.used, EXCLUDED.used) ELSE EXCLUDED.used END",
+        {"project": project_id},
+    )

@@ -12,6 +12,8 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
+from logsight.storage.quotas import count_month_so_far
+
 QUOTA_COLUMNS = ("events_per_minute", "events_per_month", "key_events_per_second")
 
 
@@ -42,3 +44,5 @@ def set_project_quotas(
         ),
         (*changes.values(), project_id),
     )
+    if changes.get("events_per_month"):
+        count_month_so_far(conn, project_id)
