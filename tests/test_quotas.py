@@ -73,6 +73,7 @@ def assert_refused(status: int, headers: dict[str, str], body: Any, quota: str) 
     return int(headers["retry-after"])
 
 
+@pytest.mark.slow
 def test_a_minute_quota_holds_across_two_ingest_processes(
     settings: Settings, project: CreatedProject, db: psycopg.Connection, broker: amqp.Channel
 ) -> None:
