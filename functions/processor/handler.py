@@ -1,7 +1,8 @@
 """Processor function: an Amazon MQ (aws:rmq) batch → events in PostgreSQL/TimescaleDB.
 
-Raises only for infrastructure faults (the whole batch then comes back, harmlessly); records
-that can never be processed become dead letters.
+Raises only for infrastructure faults, and only once waiting them out would outlast the
+invocation (the whole batch then comes back, harmlessly); records that can never be processed
+become dead letters.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from logsight.config import get_settings
 from logsight.processing.app import build_batch_processor
 from logsight.processing.batch import BatchProcessor
 from logsight.processing.records import records_from_event
+from logsight.storage.faults import time_left_of
 
 logger = Logger(service="processor")
 _processor: BatchProcessor | None = None
@@ -25,7 +27,7 @@ def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, A
     global _processor  # noqa: PLW0603 - one processor per execution environment, by design
     if _processor is None:
         _processor = build_batch_processor(get_settings())
-    outcome = _processor.process(records_from_event(event))
+    outcome = _processor.process(records_from_event(event), time_left_of(context))
 
     metrics = EphemeralMetrics(namespace="LogSight", service="processor")
     metrics.add_metric("EventsInserted", MetricUnit.Count, outcome.inserted)

@@ -59,6 +59,30 @@ class Settings(BaseSettings):
     heartbeat_seconds: int = Field(default=30, ge=0, description="AMQP heartbeat interval.")
     retry_after_seconds: int = Field(default=5, ge=1, description="Retry-After on 503.")
 
+    # Riding out database outages
+    processor_retry_seconds: float = Field(
+        default=900.0,
+        ge=0,
+        description="Longest the processor waits out an unreachable or failing database within "
+        "one invocation before it raises and the batch comes back.",
+    )
+    processor_retry_margin_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="The processor stops waiting this long before its function would time out.",
+    )
+    redrive_attempts: int = Field(
+        default=5,
+        ge=0,
+        description="Automatic re-drives of a dead letter that ran out of deliveries; past "
+        "them it waits for `logsight dead-letters replay` (0: never automatic).",
+    )
+    redrive_backoff_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="Wait before re-driving the same dead letter again; doubles each time.",
+    )
+
     # Ingest limits
     max_body_bytes: int = Field(default=1 * MiB, description="Largest request body as sent.")
     max_decompressed_bytes: int = Field(
@@ -163,6 +187,14 @@ class Settings(BaseSettings):
     cloudfront_secret_arn: str | None = Field(
         default=None,
         description="Secrets Manager secret holding it (AWS); fills CLOUDFRONT_SECRET.",
+    )
+    api_pool_timeout_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        description="Longest an API request waits for a database connection before a 503.",
+    )
+    database_connect_timeout_seconds: int = Field(
+        default=3, ge=2, description="API: connect timeout of each database connection."
     )
     allowed_origins: str = Field(
         default="",

@@ -20,4 +20,6 @@ def build_batch_processor(settings: Settings) -> BatchProcessor:
         Database(settings.database_url),
         settings.dead_letter_queue,
         dedup_window=timedelta(hours=settings.dedup_window_hours),
+        retry_seconds=settings.processor_retry_seconds,
+        retry_margin_seconds=settings.processor_retry_margin_seconds,
     )

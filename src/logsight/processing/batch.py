@@ -3,11 +3,16 @@
 Amazon MQ mappings have no partial-batch failure, so nothing here raises for a bad record: it
 goes to the dead letters and the rest is written. Only infrastructure faults raise, and since
 every write is idempotent, the retried batch changes nothing that was already done.
+
+Each raise spends one of the batch's deliveries (the queue's delivery limit), so a database that
+is down, restarting or busy is first waited out here, within the invocation, for as long as the
+function's time allows; only then does the batch go back to the queue.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import UUID
@@ -21,6 +26,7 @@ from logsight.processing.rows import message_rows
 from logsight.queue.message import MessageError, decode
 from logsight.storage import outcomes
 from logsight.storage.db import Database
+from logsight.storage.faults import RetryWindow, no_deadline
 from logsight.storage.mode import StorageMode, recorded_mode
 from logsight.storage.outcomes import Outcome
 from logsight.storage.projects import existing_projects
@@ -59,10 +65,14 @@ class BatchProcessor:
         dead_letter_queue: str,
         *,
         dedup_window: timedelta = DEFAULT_DEDUP_WINDOW,
+        retry_seconds: float = 0.0,
+        retry_margin_seconds: float = 0.0,
     ) -> None:
         self._db = db
         self._dead_letter_queue = dead_letter_queue
         self._dedup_window = dedup_window
+        self._retry_seconds = retry_seconds
+        self._retry_margin_seconds = retry_margin_seconds
         self._writer: EventWriter | None = None
 
     def _writer_for(self, conn: psycopg.Connection) -> EventWriter:
@@ -73,12 +83,20 @@ class BatchProcessor:
             self._writer = EventWriter(StorageMode(mode), dedup_window=self._dedup_window)
         return self._writer
 
-    def process(self, records: list[QueueRecord]) -> BatchOutcome:
-        outcome = BatchOutcome(messages=len(records))
+    def process(
+        self, records: list[QueueRecord], time_left: Callable[[], float] = no_deadline
+    ) -> BatchOutcome:
+        """Write the batch; ``time_left`` is the invocation's remaining time in seconds."""
+        letters: list[DeadLetter] = []
+        decoded = self._decode(records, letters)
+        window = RetryWindow(self._retry_seconds, self._retry_margin_seconds, time_left)
+        return window.run(lambda: self._write(len(records), decoded, letters), "processor")
+
+    def _decode(self, records: list[QueueRecord], letters: list[DeadLetter]) -> list[_Decoded]:
         decoded: list[_Decoded] = []
         for record in records:
             if record.queue == self._dead_letter_queue:
-                outcome.dead_letters.append(dead_letters.from_dead_letter_queue(record))
+                letters.append(dead_letters.from_dead_letter_queue(record))
                 continue
             try:
                 message = decode(record.raw)
@@ -96,10 +114,14 @@ class BatchProcessor:
                     )
                 )
             except (MessageError, KeyError, ValueError, TypeError) as exc:
-                outcome.dead_letters.append(
-                    DeadLetter(record, str(exc), dead_letters.project_hint(record.raw))
-                )
+                letters.append(DeadLetter(record, str(exc), dead_letters.project_hint(record.raw)))
+        return decoded
 
+    def _write(
+        self, messages: int, decoded: list[_Decoded], letters: list[DeadLetter]
+    ) -> BatchOutcome:
+        """One attempt at the whole write; a failed attempt leaves nothing behind."""
+        outcome = BatchOutcome(messages=messages, dead_letters=list(letters))
         with self._db.connection() as conn:
             writer = self._writer_for(conn)
             known = existing_projects(conn, {d.project_id for d in decoded})
