@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
+import time
 import uuid
 
 import amqp
 import pytest
 
 from logsight.config import Settings
+from logsight.queue.connection import close_quietly, connect
 from logsight.queue.message import MessageError, decode
 from logsight.queue.publisher import Publisher, UnroutableError
 from logsight.queue.topology import ensure_topology, routing_key, shard_for
@@ -62,6 +65,99 @@ def test_topology_is_declared_idempotently_as_quorum_queues() -> None:
             if name != "logsight.events.dead":
                 assert "x-delivery-limit" in line and "logsight.events.dlx" in line
     finally:
+        delete_vhost(url)
+
+
+def queue_arguments(url: str) -> dict[str, str]:
+    vhost = url.rsplit("/", 1)[1]
+    listing = subprocess.run(
+        [
+            "rabbitmqctl",
+            "-q",
+            "--no-table-headers",
+            "list_queues",
+            "-p",
+            vhost,
+            "name",
+            "arguments",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return dict(line.split("\t", 1) for line in listing.strip().splitlines())
+
+
+def get_one(channel: amqp.Channel, queue: str) -> amqp.Message:
+    """The next ready message (a requeued one takes a moment to be ready again)."""
+    deadline = time.monotonic() + 5
+    while (message := channel.basic_get(queue)) is None:
+        assert time.monotonic() < deadline, f"nothing in {queue}"
+        time.sleep(0.02)
+    return message
+
+
+def test_the_dead_letter_queue_never_drops_a_message() -> None:
+    url = create_vhost()
+    connection = None
+    try:
+        settings = Settings(amqp_url=url, delivery_limit=2)
+        ensure_topology(settings)
+        # An explicit limit, not the broker's default (20 on RabbitMQ 4.x), and not -1, which
+        # RabbitMQ 3.x takes to mean "drop at the first return".
+        assert '{"x-delivery-limit",2147483647}' in queue_arguments(url)[settings.dead_letter_queue]
+        connection = connect(url, connect_timeout=3, heartbeat=0)
+        channel = connection.channel()
+        channel.basic_publish(
+            amqp.Message(b"kept", delivery_mode=2), exchange=settings.dead_letter_exchange
+        )
+        # A processor that cannot record it (database down) returns it again and again: far
+        # more often than the shard queues' limit, or 4.x's default.
+        for _ in range(30):
+            channel.basic_reject(get_one(channel, settings.dead_letter_queue).delivery_tag, True)
+        kept = get_one(channel, settings.dead_letter_queue)
+        assert bytes(kept.body) == b"kept"
+        channel.basic_ack(kept.delivery_tag)
+    finally:
+        if connection is not None:
+            close_quietly(connection)
+        delete_vhost(url)
+
+
+def test_a_dead_letter_queue_of_an_earlier_release_is_kept_with_its_messages(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = create_vhost()
+    connection = None
+    try:
+        settings = Settings(amqp_url=url)
+        connection = connect(url, connect_timeout=3, heartbeat=0)
+        channel = connection.channel()
+        channel.queue_declare(
+            settings.dead_letter_queue,
+            durable=True,
+            auto_delete=False,
+            arguments={"x-queue-type": "quorum"},
+        )
+        channel.basic_publish(
+            amqp.Message(b"waiting", delivery_mode=2), routing_key=settings.dead_letter_queue
+        )
+        # Declaring it with other arguments would fail; deleting it would lose what it holds.
+        with caplog.at_level(logging.WARNING, logger="logsight.queue.topology"):
+            assert ensure_topology(settings) == ["logsight.events.0", "logsight.events.1"]
+        assert "docs/deploy.md" in caplog.text
+        assert "x-delivery-limit" not in queue_arguments(url)[settings.dead_letter_queue]
+        waiting = get_one(channel, settings.dead_letter_queue)
+        assert bytes(waiting.body) == b"waiting"
+        channel.basic_ack(waiting.delivery_tag)
+        # It is still where dead letters go.
+        channel.basic_publish(amqp.Message(b"new"), exchange=settings.dead_letter_exchange)
+        new = get_one(channel, settings.dead_letter_queue)
+        assert bytes(new.body) == b"new"
+        channel.basic_ack(new.delivery_tag)
+    finally:
+        if connection is not None:
+            close_quietly(connection)
         delete_vhost(url)
 
 
