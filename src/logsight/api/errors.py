@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from logsight.errors import ApiError
+from logsight.storage.faults import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,20 @@ def install(app: FastAPI) -> None:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return _error(500, "internal_error", "internal server error")
 
+    @app.exception_handler(psycopg.Error)
+    async def database_error(request: Request, exc: psycopg.Error) -> JSONResponse:
+        if not is_transient(exc):
+            return await unexpected(request, exc)
+        # Down, restarting or out of connections: the client may try again shortly.
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        retry_after = str(request.app.state.services.settings.retry_after_seconds)
+        return _error(
+            503,
+            "database_unavailable",
+            "the database is unavailable; try again shortly",
+            headers={"retry-after": retry_after},
+        )
+
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": description}
@@ -98,5 +113,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         409: "Conflict",
         422: "Invalid field",
         429: "Too many attempts",
+        503: "The database is unavailable (Retry-After says when to try again)",
     }.items()
 }

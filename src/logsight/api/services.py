@@ -27,11 +27,23 @@ class ApiServices:
         if self._pool is None:
             if not self.settings.database_url:
                 raise RuntimeError("LOGSIGHT_DATABASE_URL is not set")
+            # A database that is down must cost a request seconds, not the function's whole
+            # timeout: the wait for a connection and each connection attempt are bounded, and
+            # what exceeds them is answered 503 (logsight.api.errors). Background reconnection
+            # gives up as soon, too: its back-off doubles for as long as it lasts, so a long
+            # outage would otherwise keep the API answering 503 long after the database is
+            # back; instead the next request starts a fresh attempt.
             self._pool = ConnectionPool(
                 self.settings.database_url,
                 min_size=1,
                 max_size=self.settings.api_pool_size,
-                kwargs={"autocommit": True, "application_name": "logsight-api"},
+                timeout=self.settings.api_pool_timeout_seconds,
+                reconnect_timeout=self.settings.api_pool_timeout_seconds,
+                kwargs={
+                    "autocommit": True,
+                    "application_name": "logsight-api",
+                    "connect_timeout": self.settings.database_connect_timeout_seconds,
+                },
                 check=ConnectionPool.check_connection,
                 open=True,
             )
