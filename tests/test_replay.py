@@ -1,8 +1,10 @@
-"""Dead letters go back through the queue once the cause is fixed, and nothing doubles."""
+"""Dead letters go back through the queue once the cause is fixed (by hand, or on their own after
+an outage), and nothing doubles."""
 
 from __future__ import annotations
 
 import base64
+import time
 from typing import Any
 
 import amqp
@@ -14,12 +16,14 @@ from logsight.local.payloads import rmq_event as aws_rmq_event
 from logsight.local.payloads import rmq_message
 from logsight.processing.batch import BatchProcessor
 from logsight.processing.records import records_from_event
-from logsight.queue.replay import replay
+from logsight.queue.replay import Redriver, replay
 from logsight.queue.topology import shard_for
 from logsight.storage.db import Database
 from logsight.storage.projects import CreatedProject
 from tests.conftest import count_rows, drain, purge
 from tests.processor_helpers import message, rmq_event
+from tests.support.api import ApiCaller
+from tests.support.tenancy import make_tenant
 
 DLQ = "logsight.events.dead"
 GAVE_UP = {"x-first-death-reason": {"bytes": list(b"delivery_limit")}}
@@ -146,3 +150,141 @@ def test_the_cli(
     assert [base64.b64encode(bytes(m.body)) for m in drain(broker, queue)] == [
         base64.b64encode(body)
     ]
+
+
+# The automatic re-drive (the every-minute scheduled run)
+
+
+@pytest.fixture
+def only_these_letters(db: psycopg.Connection) -> None:
+    """The re-drive looks at the whole database: settle letters other tests left behind."""
+    db.execute("UPDATE dead_letters SET replayed_at = now() WHERE replayed_at IS NULL")
+
+
+def redrive_now(settings: Settings) -> int | None:
+    result = Redriver(settings).run()
+    return None if result is None else result.replayed
+
+
+def letter_row(db: psycopg.Connection, body: bytes) -> tuple[Any, ...]:
+    row = db.execute(
+        "SELECT replayed_at IS NOT NULL, redrive_attempts FROM dead_letters WHERE raw = %s",
+        (body,),
+    ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def test_the_schedule_sends_back_what_ran_out_of_deliveries_and_nothing_doubles(
+    only_these_letters: None,
+    processor: BatchProcessor,
+    db: psycopg.Connection,
+    broker: amqp.Channel,
+    settings: Settings,
+) -> None:
+    purge(broker, settings)
+    tenant = make_tenant(db, settings.database_url or "")
+    project = tenant.project_id
+    queue = settings.shard_queue(shard_for(project, settings.shards))
+    body = message(
+        project,
+        {"name": "outage", "user": {"id": "u1"}},
+        {
+            "type": "error",
+            "name": "outage",
+            "error": {"type": "Boom", "value": "outage"},
+            "user": {"id": "u2"},
+        },
+    )
+    # The message had made it once (its acknowledgement was lost), then ran out of deliveries.
+    assert processor.process(records_from_event(rmq_event(queue, [body]))).inserted == 2
+    processor.process(records_from_event(rmq_event(DLQ, [body], headers=GAVE_UP)))
+    # A message rejected for its content is never sent back automatically.
+    poison = message(project, {"name": "x"})[:-1]
+    processor.process(records_from_event(rmq_event(queue, [poison])))
+
+    api = ApiCaller(settings)
+    try:
+        path = f"/api/projects/{project}/dead-letters"
+        listed = api("GET", path, token=tenant.members["admin"].token).body["data"]
+        assert {(d["redrive"], d["redrive_attempts"]) for d in listed} == {
+            ("scheduled", 0),
+            ("manual", 0),
+        }
+
+        assert redrive_now(settings) == 1
+        assert redrive_now(settings) == 0  # done once, and only once
+        assert letter_row(db, body) == (True, 1)
+        republished = drain(broker, queue)
+        assert [bytes(m.body) for m in republished] == [body]
+        assert redeliver(processor, queue, republished).inserted == 0
+
+        listed = api("GET", path, token=tenant.members["admin"].token).body["data"]
+        assert {(d["redrive"], d["redrive_attempts"]) for d in listed} == {
+            ("redriven", 1),
+            ("manual", 0),
+        }
+    finally:
+        api.close()
+    mine = "project_id = %s AND name = 'outage'"
+    assert count_rows(db, f"SELECT count(*) FROM events WHERE {mine}", project) == 2
+    # The counters come from inserted rows: not doubled by the second pass.
+    assert count_rows(db, f"SELECT sum(events) FROM event_rollups_1m WHERE {mine}", project) == 2
+    issue = db.execute(
+        "SELECT events, users FROM issues WHERE project_id = %s AND error_type = 'Boom'",
+        (project,),
+    ).fetchall()
+    assert issue == [(1, 1)]
+
+
+def test_a_letter_that_keeps_failing_is_left_for_a_person(
+    only_these_letters: None,
+    processor: BatchProcessor,
+    db: psycopg.Connection,
+    broker: amqp.Channel,
+    settings: Settings,
+    project: CreatedProject,
+) -> None:
+    purge(broker, settings)
+    settings = settings.model_copy(update={"redrive_attempts": 2, "redrive_backoff_seconds": 1})
+    queue = settings.shard_queue(shard_for(project.id, settings.shards))
+    body = message(project.id, {"name": "cursed"})
+
+    def runs_out_of_deliveries() -> None:
+        processor.process(records_from_event(rmq_event(DLQ, [body], headers=GAVE_UP)))
+
+    runs_out_of_deliveries()
+    assert redrive_now(settings) == 1
+    drain(broker, queue)
+    runs_out_of_deliveries()  # back again
+    assert letter_row(db, body) == (False, 1)
+    assert redrive_now(settings) == 0  # not before its pause (1 s after the first attempt)
+    time.sleep(1.1)
+    assert redrive_now(settings) == 1
+    drain(broker, queue)
+    runs_out_of_deliveries()
+    time.sleep(2.1)
+    # Two attempts were all it had: it waits for `logsight dead-letters replay`.
+    assert redrive_now(settings) == 0
+    assert letter_row(db, body) == (False, 2)
+    assert drain(broker, queue) == []
+    assert replay(db, settings, project_id=project.id).replayed == 1
+    drain(broker, queue)
+
+
+def test_nothing_is_lost_while_the_broker_is_away(
+    only_these_letters: None,
+    processor: BatchProcessor,
+    db: psycopg.Connection,
+    broker: amqp.Channel,
+    settings: Settings,
+    project: CreatedProject,
+) -> None:
+    purge(broker, settings)
+    body = message(project.id, {"name": "patient"})
+    processor.process(records_from_event(rmq_event(DLQ, [body], headers=GAVE_UP)))
+    nowhere = settings.model_copy(update={"amqp_url": "amqp://guest:guest@127.0.0.1:1/%2F"})
+    assert redrive_now(nowhere) is None
+    assert letter_row(db, body) == (False, 0)  # no attempt spent
+    assert redrive_now(settings) == 1
+    drain(broker, settings.shard_queue(shard_for(project.id, settings.shards)))

@@ -1,7 +1,8 @@
-"""Scheduled function (EventBridge): storage maintenance now; alert rules join it later.
+"""Scheduled function (EventBridge): storage maintenance, dead-letter re-drive; alert rules later.
 
 Two schedules invoke it: ``logsight-maintenance`` (hourly: partitions ahead, retention) and
-``logsight-alerts`` (every minute: alert rules, which arrive with the alerts feature).
+``logsight-alerts`` (every minute: dead letters that ran out of deliveries during an outage are
+sent back once the database answers; alert rules arrive with the alerts feature).
 """
 
 from __future__ import annotations
@@ -13,18 +14,22 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from logsight.config import get_settings
+from logsight.queue.replay import Redriver
+from logsight.storage.faults import time_left_of
 from logsight.storage.maintenance import run_maintenance
 
 logger = Logger(service="alerts")
 
 MAINTENANCE_RULE_SUFFIX = "logsight-maintenance"
+_redriver: Redriver | None = None
 
 
 def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
+    global _redriver  # noqa: PLW0603 - one per execution environment, by design
     scheduled = EventBridgeEvent(event)
     rule = scheduled.resources[0].rsplit("/", 1)[-1] if scheduled.resources else ""
+    settings = get_settings()
     if rule.endswith(MAINTENANCE_RULE_SUFFIX):
-        settings = get_settings()
         if not settings.database_url:
             raise RuntimeError("LOGSIGHT_DATABASE_URL is not set")
         statements = run_maintenance(
@@ -34,4 +39,11 @@ def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, A
         )
         logger.info("maintenance done", statements=statements)
         return {"job": "maintenance", "statements": statements}
-    return {"job": "alerts", "rules_evaluated": 0}
+    if _redriver is None:
+        _redriver = Redriver(settings)
+    redriven = _redriver.run(time_left_of(context))
+    return {
+        "job": "alerts",
+        "rules_evaluated": 0,
+        "redriven": redriven.replayed if redriven else None,
+    }

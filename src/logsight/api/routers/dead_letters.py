@@ -21,11 +21,13 @@ from fastapi import APIRouter, Path, Query
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
-from logsight.api.deps import CurrentAccess
+from logsight.api.deps import CurrentAccess, Services
 from logsight.api.errors import ERROR_RESPONSES
 from logsight.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, encode_cursor
 from logsight.api.storable import BIGINT_MAX
+from logsight.config import Settings
 from logsight.errors import ApiError
+from logsight.queue.replay import RedriveState, redrive_state
 from logsight.tenancy.access import Role
 from logsight.tenancy.listing import page_of, time_int_after
 
@@ -49,6 +51,18 @@ class DeadLetterSummary(BaseModel):
         description="The start of the message as UTF-8 text; null when it is not text."
     )
     details: dict[str, Any]
+    replayed_at: datetime | None = Field(
+        description="When it was last sent back through the queue, automatically or by hand "
+        "(cleared when it fails again)."
+    )
+    redrive_attempts: int = Field(description="Automatic re-drives so far.")
+    redriven_at: datetime | None = Field(description="When the last automatic re-drive was.")
+    redrive: RedriveState = Field(
+        description="scheduled: it ran out of deliveries (an outage) and is sent back "
+        "automatically once the database answers; redriven: sent back; exhausted: sent back "
+        "LOGSIGHT_REDRIVE_ATTEMPTS times and failed again, waiting for `logsight dead-letters "
+        "replay`; manual: rejected for its content, replay by hand once the cause is fixed."
+    )
 
 
 class DeadLetterPublic(DeadLetterSummary):
@@ -65,12 +79,17 @@ def _text(raw: bytes, complete: bool) -> str | None:
         return None
 
 
+def _redrive(row: dict[str, Any], settings: Settings) -> RedriveState:
+    return redrive_state(row["reason"], row["replayed_at"], row["redrive_attempts"], settings)
+
+
 @router.get(
     "", response_model=Page[DeadLetterSummary], summary="Dead letters, newest first (admins)"
 )
 def list_dead_letters(
     project_id: UUID,
     access: CurrentAccess,
+    services: Services,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[DeadLetterSummary]:
@@ -81,7 +100,8 @@ def list_dead_letters(
         # Only the preview's bytes leave the database, not whole messages.
         rows = cur.execute(
             "SELECT id, project_id, created_at, reason, source, message_id,"
-            " octet_length(raw) AS size, substring(raw FROM 1 FOR %(preview)s) AS head, details"
+            " octet_length(raw) AS size, substring(raw FROM 1 FOR %(preview)s) AS head, details,"
+            " replayed_at, redrive_attempts, redriven_at"
             f" FROM dead_letters WHERE project_id = %(project)s{keyset}"
             " ORDER BY created_at DESC, id DESC LIMIT %(limit)s",
             {
@@ -95,7 +115,11 @@ def list_dead_letters(
     page, more = page_of(rows, limit)
     return Page[DeadLetterSummary](
         data=[
-            DeadLetterSummary(**r, preview=_text(r["head"], r["size"] <= PREVIEW_BYTES))
+            DeadLetterSummary(
+                **r,
+                preview=_text(r["head"], r["size"] <= PREVIEW_BYTES),
+                redrive=_redrive(r, services.settings),
+            )
             for r in page
         ],
         next_cursor=(
@@ -111,12 +135,14 @@ def get_dead_letter(
     project_id: UUID,
     dead_letter_id: Annotated[int, Path(ge=1, le=BIGINT_MAX)],
     access: CurrentAccess,
+    services: Services,
 ) -> DeadLetterPublic:
     access.project(project_id, need=Role.ADMIN, reading=True)
     with access.conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
             "SELECT id, project_id, created_at, reason, source, message_id,"
-            " octet_length(raw) AS size, substring(raw FROM 1 FOR %s) AS raw, details"
+            " octet_length(raw) AS size, substring(raw FROM 1 FOR %s) AS raw, details,"
+            " replayed_at, redrive_attempts, redriven_at"
             " FROM dead_letters WHERE id = %s AND project_id = %s",
             (RAW_LIMIT_BYTES, dead_letter_id, project_id),
         ).fetchone()
@@ -130,6 +156,7 @@ def get_dead_letter(
     return DeadLetterPublic(
         **row,
         preview=text,
+        redrive=_redrive(row, services.settings),
         raw_base64=base64.b64encode(raw).decode("ascii"),
         raw_truncated=not complete,
     )
