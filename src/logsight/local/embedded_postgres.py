@@ -205,6 +205,8 @@ class EmbeddedPostgres:
         self._explicit_port = port
         self._port: int | None = port
         self._proc: subprocess.Popen[bytes] | None = None
+        # The exit status of the last postmaster this object started and then found gone.
+        self.last_exit_code: int | None = None
         # Where the current start's output begins in the log, so errors quote only this run.
         self._log_offset = 0
 
@@ -360,6 +362,12 @@ class EmbeddedPostgres:
     def is_running(self) -> bool:
         """True when the postmaster named in postmaster.pid is alive and answers on our port."""
         return self._postmaster_pid() is not None and self._answers()
+
+    def postmaster_pid(self) -> int | None:
+        """The live postmaster's pid, or None. Cheap (no connection), for watching the server;
+        a postmaster this object started is reaped once it is gone (``last_exit_code``), so it
+        does not linger as a zombie that looks like a live server."""
+        return self._postmaster_pid()
 
     # -- start helpers ---------------------------------------------------------------------
 
@@ -645,6 +653,7 @@ class EmbeddedPostgres:
     def _postmaster_pid(self) -> int | None:
         """The pid of this cluster's live postmaster, or None."""
         if self._proc is not None and self._proc.poll() is not None:
+            self.last_exit_code = self._proc.returncode
             self._proc = None
         pid = _read_pid_file(self.pgdata)
         if pid is None or not _pid_alive(pid) or not _is_postmaster_of(pid, self.pgdata):

@@ -66,13 +66,15 @@ def private_data_dir(settings: Settings) -> Path:
     return data_dir
 
 
-def resolve_database_url(settings: Settings, *, announce: bool = False) -> str:
+def resolve_database_url(
+    settings: Settings, *, announce: bool = False, server: EmbeddedPostgres | None = None
+) -> str:
     """LOGSIGHT_DATABASE_URL, or the embedded server in the data directory (started if needed):
     then the URL of its application role, which owns LogSight's database and nothing else."""
     if settings.database_url:
         return settings.database_url
     private_data_dir(settings)
-    server = embedded_postgres(settings)
+    server = server or embedded_postgres(settings)
     url = server.start()
     if announce:
         say(f"  database   embedded PostgreSQL, data in {server.pgdata}")
@@ -135,6 +137,17 @@ def _default_project_key(conn: psycopg.Connection, settings: Settings) -> tuple[
     return str(project_id), str(row[0])
 
 
+def restart_delay(history: list[float]) -> int:
+    """Seconds to wait before restarting something that just died; records the death.
+
+    Back off when it keeps dying, like a process manager would: at once the first time in a
+    minute, then 2, 4, 8 ... seconds, at most 30.
+    """
+    now = time.monotonic()
+    history[:] = [t for t in history if now - t < 60] + [now]
+    return min(2 ** (len(history) - 1), 30) if len(history) > 1 else 0
+
+
 @dataclass
 class Child:
     name: str
@@ -179,11 +192,16 @@ class Supervisor:
         self.children: list[Child] = []
         self.info: dict[str, Any] = {}
         self.admin_lines: list[str] = []
+        # The embedded PostgreSQL, when this runtime owns it (no LOGSIGHT_DATABASE_URL).
+        self.postgres: EmbeddedPostgres | None = None
+        self._postgres_deaths: list[float] = []
 
     def prepare(self) -> str:
         private_data_dir(self.settings)
         say("LogSight local runtime")
-        database_url = resolve_database_url(self.settings, announce=True)
+        if not self.settings.database_url:
+            self.postgres = embedded_postgres(self.settings)
+        database_url = resolve_database_url(self.settings, announce=True, server=self.postgres)
         if self.settings.database_url:
             say("  database   LOGSIGHT_DATABASE_URL")
         applied = migrate(database_url, timescale=self.settings.timescale)
@@ -291,18 +309,18 @@ class Supervisor:
 
     def _write_info(self) -> None:
         self.info["processes"] = {c.name: c.pid for c in self.children}
+        if self.postgres is not None:
+            self.info["processes"]["postgres"] = self.postgres.postmaster_pid()
         write_private(self.data_dir / RUNTIME_FILE, json.dumps(self.info, indent=2) + "\n")
 
     def _supervise(self) -> None:
         while not self.stop.wait(0.5):
+            self._supervise_postgres()
             for child in self.children:
                 if child.alive():
                     continue
                 code = child.process.returncode if child.process else None
-                # Back off when a component keeps crashing, like a process manager would.
-                now = time.monotonic()
-                child.history = [t for t in child.history if now - t < 60] + [now]
-                delay = min(2 ** (len(child.history) - 1), 30) if len(child.history) > 1 else 0
+                delay = restart_delay(child.history)
                 say(f"  {child.name} exited with {code}; restarting in {delay}s")
                 if self.stop.wait(delay):
                     return
@@ -311,14 +329,38 @@ class Supervisor:
                 say(f"  {child.name:<10} restarted (pid {child.pid})")
                 self._write_info()
 
+    def _supervise_postgres(self) -> None:
+        """Bring the embedded PostgreSQL back when it dies, as the components are.
+
+        Its postmaster is this process's child: reaping it (postmaster_pid does) keeps a zombie
+        from passing for a live server, and start() clears the stale postmaster.pid, waits for
+        the old backends and lets PostgreSQL recover from its log.
+        """
+        server = self.postgres
+        if server is None or server.postmaster_pid() is not None:
+            return
+        code = server.last_exit_code
+        delay = restart_delay(self._postgres_deaths)
+        say(f"  postgres exited with {code}; restarting in {delay}s")
+        if self.stop.wait(delay):
+            return
+        try:
+            server.start()
+        except (RuntimeError, OSError, psycopg.Error) as exc:
+            # Tried again on the next round, after a longer pause.
+            say(f"  postgres   failed to start: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+            return
+        say(f"  {'postgres':<10} restarted (pid {server.postmaster_pid()})")
+        self._write_info()
+
     def _shutdown(self) -> None:
         say("Stopping...")
         for child in self.children:
             child.terminate()
         for child in self.children:
             child.wait(15)
-        if not self.settings.database_url:
-            embedded_postgres(self.settings).stop()
+        if self.postgres is not None:
+            self.postgres.stop()
         (self.data_dir / RUNTIME_FILE).unlink(missing_ok=True)
         say("Stopped.")
 
