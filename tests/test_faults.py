@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,15 +71,24 @@ def postgres() -> Iterator[EmbeddedPostgres]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def check_delivery(local: LocalLogSight, load: Load, report: LoadReport) -> float:
-    """Every 202 stored once, no other row doubled, counters not doubled; returns seconds waited."""
+def check_delivery(
+    local: LocalLogSight, load: Load, report: LoadReport, *, redriven: bool = False
+) -> float:
+    """Every 202 stored once, no other row doubled, counters not doubled; returns seconds waited.
+
+    ``redriven``: the fault outlasted the delivery limit, so messages were dead-lettered; each
+    must have been sent back on its own, with nobody running a command."""
     acknowledged = report.acknowledged
     assert acknowledged, report.statuses
     result, waited = wait_until_stored(
-        local.resolved_database_url, local.project_id, load.name, acknowledged
+        local.resolved_database_url, local.project_id, load.name, acknowledged, redriven=redriven
     )
-    # A fault is no excuse to give up on a message: none may end up a dead letter.
-    assert result.dead_letters == 0, f"{result.dead_letters} messages dead-lettered"
+    if redriven:
+        assert result.dead_letters > 0, "the outage did not outlast the delivery limit"
+        assert result.dead_letters_waiting == 0, f"{result.dead_letters_waiting} left behind"
+    else:
+        # A fault is no excuse to give up on a message: none may end up a dead letter.
+        assert result.dead_letters == 0, f"{result.dead_letters} messages dead-lettered"
     assert not result.missing, (
         f"{len(result.missing)} of {len(acknowledged)} acknowledged events never stored"
         f"\n{local.log()}"
@@ -295,6 +305,90 @@ def test_database_killed_and_restarted(vhost: str, postgres: EmbeddedPostgres) -
         "postgres kill -9",
         report,
         accepted_while_down=sum(o.status == 202 for o in while_down),
+        outage=up - down,
+        stored_after_load=waited,
+        wall=time.monotonic() - began,
+    )
+
+
+def postmaster_pid(local: LocalLogSight) -> int:
+    pid_file = local.data_dir / "postgres" / "pgdata" / "postmaster.pid"
+    return int(pid_file.read_text().split()[0])
+
+
+def test_embedded_database_killed_and_brought_back_by_the_runtime(vhost: str) -> None:
+    """No LOGSIGHT_DATABASE_URL: the runtime runs PostgreSQL, and supervises it."""
+    began = time.monotonic()
+    with LocalLogSight(amqp_url=vhost) as local:
+        load = Load(local.url, local.key).start()
+        try:
+            load.wait_for_accepted(BEFORE_FAULT)
+            old_pid = postmaster_pid(local)
+            os.kill(old_pid, signal.SIGKILL)
+            killed = time.monotonic()
+            new_pid = local.wait_for_restart("postgres", old_pid)
+            restarted = time.monotonic() - killed
+            load.wait_for_accepted(load.accepted_requests + AFTER_RECOVERY)
+        finally:
+            report = load.stop()
+        assert new_pid == postmaster_pid(local) != old_pid
+        check_statuses(report, allowed={202, 503})
+        waited = check_delivery(local, load, report)
+        assert "postgres exited with -9; restarting in 0s" in local.log()
+    summary(
+        "embedded postgres kill -9",
+        report,
+        restart=restarted,
+        stored_after_load=waited,
+        wall=time.monotonic() - began,
+    )
+
+
+def dead_letter_queue_depth(amqp_url: str) -> int:
+    vhost = amqp_url.rsplit("/", 1)[1]
+    listing = subprocess.run(
+        ["rabbitmqctl", "-q", "--no-table-headers", "list_queues", "-p", vhost, "name", "messages"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    depths = dict(line.split("\t") for line in listing.strip().splitlines())
+    return int(depths.get("logsight.events.dead", 0))
+
+
+def test_database_down_longer_than_the_delivery_limit(
+    vhost: str, postgres: EmbeddedPostgres
+) -> None:
+    """Messages run out of deliveries during the outage; once the database is back they are
+    recorded as dead letters and sent back automatically, stored once, nobody lifting a finger.
+    Small settings keep it short: two deliveries, one second of retrying per invocation."""
+    began = time.monotonic()
+    env = {
+        "LOGSIGHT_DELIVERY_LIMIT": "1",
+        "LOGSIGHT_PROCESSOR_RETRY_SECONDS": "1",
+        "LOGSIGHT_ALERTS_INTERVAL_SECONDS": "1",
+        "LOGSIGHT_REDRIVE_BACKOFF_SECONDS": "1",
+    }
+    with LocalLogSight(amqp_url=vhost, database_url=postgres.url, env=env) as local:
+        load = Load(local.url, local.key).start()
+        try:
+            load.wait_for_accepted(BEFORE_FAULT)
+            postgres.stop()
+            down = time.monotonic()
+            deadline = down + 60
+            while dead_letter_queue_depth(vhost) == 0:
+                assert time.monotonic() < deadline, f"nothing dead-lettered\n{local.log()}"
+                time.sleep(1)
+            postgres.start()
+            up = time.monotonic()
+            load.wait_for_accepted(load.accepted_requests + AFTER_RECOVERY)
+        finally:
+            report = load.stop()
+        check_statuses(report, allowed={202, 503})
+        waited = check_delivery(local, load, report, redriven=True)
+    summary(
+        "postgres down past the delivery limit",
+        report,
         outage=up - down,
         stored_after_load=waited,
         wall=time.monotonic() - began,

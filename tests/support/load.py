@@ -149,6 +149,7 @@ class Stored:
     missing: set[str]
     rolled_up: int | None  # rollup total on plain PostgreSQL (None on TimescaleDB)
     dead_letters: int  # in the whole database: a test's database serves one test
+    dead_letters_waiting: int  # of those, not sent back through the queue (yet)
 
 
 def stored(database_url: str, project_id: str, name: str, acknowledged: set[str]) -> Stored:
@@ -163,7 +164,9 @@ def stored(database_url: str, project_id: str, name: str, acknowledged: set[str]
             " WHERE project_id = %s AND name = %s",
             (project_id, name),
         ).fetchone()
-        dead = conn.execute("SELECT count(*) FROM dead_letters").fetchone()
+        dead = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE replayed_at IS NULL) FROM dead_letters"
+        ).fetchone()
         mode = conn.execute("SELECT mode FROM logsight_storage").fetchone()
         rolled: int | None = None
         if mode is not None and mode[0] == "postgres":
@@ -182,15 +185,24 @@ def stored(database_url: str, project_id: str, name: str, acknowledged: set[str]
         missing=acknowledged - ids,
         rolled_up=rolled,
         dead_letters=int(dead[0]) if dead else 0,
+        dead_letters_waiting=int(dead[1]) if dead else 0,
     )
 
 
 def wait_until_stored(
-    database_url: str, project_id: str, name: str, acknowledged: set[str], timeout: float = 120
+    database_url: str,
+    project_id: str,
+    name: str,
+    acknowledged: set[str],
+    timeout: float = 120,
+    *,
+    redriven: bool = False,
 ) -> tuple[Stored, float]:
     """Poll until every acknowledged event is in the database; returns the last look and the
     seconds it took. Connection failures count as "not yet" (the database may be restarting).
-    A dead letter ends the wait at once: whatever it held will never become an event."""
+    A dead letter ends the wait at once: whatever it held will never become an event. Unless
+    ``redriven``: dead letters are then expected, and the wait goes on until every one of them
+    was sent back through the queue on its own and everything is stored."""
     started = time.monotonic()
     deadline = started + timeout
     while True:
@@ -198,7 +210,10 @@ def wait_until_stored(
             result = stored(database_url, project_id, name, acknowledged)
         except psycopg.OperationalError:
             result = None
-        if result is not None and (not result.missing or result.dead_letters):
+        if result is not None and redriven:
+            if not result.missing and not result.dead_letters_waiting:
+                return result, time.monotonic() - started
+        elif result is not None and (not result.missing or result.dead_letters):
             return result, time.monotonic() - started
         if time.monotonic() > deadline:
             if result is None:
