@@ -33,7 +33,10 @@ SPECS = {
     "ingest": FunctionSpec("ingest", 512, 10, True, "HTTP → validated events → RabbitMQ"),
     "processor": FunctionSpec("processor", 1024, 120, False, "Amazon MQ batches → TimescaleDB"),
     "api": FunctionSpec("api", 1024, 29, False, "FastAPI: projects, keys, events, auth"),
-    "alerts": FunctionSpec("alerts", 512, 60, False, "Scheduled: alert rules, maintenance"),
+    # In the VPC: the re-drive of dead letters publishes to the broker (Amazon MQ is private).
+    "alerts": FunctionSpec(
+        "alerts", 512, 60, True, "Scheduled: maintenance, dead-letter re-drive, alert rules"
+    ),
     "deploy": FunctionSpec("deploy", 512, 300, True, "Deploy step: migrations and topology"),
 }
 

@@ -11,9 +11,11 @@ from infra.config import StageConfig
 
 
 class Network(Construct):
-    """Private subnets with NAT egress: ingest and the deploy step reach the broker inside the
-    VPC and the external TimescaleDB outside it. Functions that never touch the broker (api,
-    alerts, processor) stay out of the VPC: no ENI set-up on cold start and no NAT traffic."""
+    """Private subnets with NAT egress: ingest, the deploy step and the scheduled function
+    (which re-drives dead letters) reach the broker inside the VPC and the external TimescaleDB
+    outside it. Functions that never publish (api, processor: its event source mapping reaches
+    the broker on its own) stay out of the VPC: no ENI set-up on cold start and no NAT
+    traffic."""
 
     def __init__(self, scope: Construct, id: str, *, config: StageConfig) -> None:
         super().__init__(scope, id)

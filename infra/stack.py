@@ -89,7 +89,8 @@ class LogSightStack(Stack):
         if broker is not None and network is not None:
             broker.allow_from(network.function_sg)
 
-        for name in ("ingest", "deploy"):
+        # The scheduled function publishes too: it re-drives dead letters after an outage.
+        for name in ("ingest", "deploy", "alerts"):
             for key, value in broker_environment.items():
                 fns[name].add_environment(key, value)
         for key, value in auth_environment.items():
@@ -99,7 +100,7 @@ class LogSightStack(Stack):
         for name in fns:
             database.grant_read(roles[name])
         if broker is not None:
-            for name in ("ingest", "deploy"):
+            for name in ("ingest", "deploy", "alerts"):
                 broker.secret.grant_read(roles[name])
         signing_keys.grant_read(roles["api"])
         signing_keys.grant_write(roles["api"])
@@ -225,8 +226,8 @@ class LogSightStack(Stack):
             "EC2 supports no resource-level permissions for Describe* and the ENIs do not "
             "exist before Lambda creates them. Every other statement names its resource."
         )
-        for name, spec_in_vpc in (("ingest", True), ("deploy", True)):
-            if spec_in_vpc and functions.functions[name].is_bound_to_vpc:
+        for name in ("ingest", "deploy", "alerts"):
+            if functions.functions[name].is_bound_to_vpc:
                 ack(functions.roles[name], "AwsSolutions-IAM5[Resource::*]", eni_reason)
         if delivery_policy is not None:
             ack(delivery_policy, "AwsSolutions-IAM5[Resource::*]", eni_reason)
