@@ -50,6 +50,20 @@ def delete_vhost(url: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False, capture_output=True)
 
 
+def list_queues(url: str, *columns: str) -> dict[str, list[str]]:
+    """The vhost's queues as the broker lists them: name → the other ``columns``."""
+    vhost = url.rsplit("/", 1)[1]
+    listing = subprocess.run(
+        ["rabbitmqctl", "-q", "--no-table-headers", "list_queues", "-p", vhost, "name", *columns],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    rows = [line.split("\t") for line in listing.strip().splitlines()]
+    return {row[0]: row[1:] for row in rows}
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     url = create_database()

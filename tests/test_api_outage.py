@@ -6,7 +6,6 @@ Through Mangum, as on Lambda, against a private PostgreSQL cluster that is stopp
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 
@@ -17,7 +16,7 @@ from logsight.config import Settings
 from logsight.local.embedded_postgres import EmbeddedPostgres
 from logsight.storage.migrate import migrate
 from tests.support.api import ApiCaller, Reply
-from tests.support.runtime import traversable_tempdir
+from tests.support.runtime import private_postgres
 from tests.support.tenancy import Tenant, make_tenant
 
 pytestmark = pytest.mark.slow
@@ -28,14 +27,9 @@ FAIL_FAST_SECONDS = 10
 
 @pytest.fixture(scope="module")
 def private_pg() -> Iterator[EmbeddedPostgres]:
-    base = traversable_tempdir("logsight-api-pg-")
-    server = EmbeddedPostgres(base / "pg")
-    try:
-        migrate(server.start(), timescale="off")
+    with private_postgres("logsight-api-pg-") as server:
+        migrate(server.url, timescale="off")
         yield server
-    finally:
-        server.stop(mode="immediate", timeout=10)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

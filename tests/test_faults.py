@@ -9,10 +9,8 @@ test's own, never the machine's.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,10 +21,16 @@ import pytest
 
 from logsight.local.embedded_postgres import EmbeddedPostgres
 from logsight.storage.keys import create_key
-from tests.conftest import create_database, create_vhost, delete_vhost, drop_database
+from tests.conftest import (
+    create_database,
+    create_vhost,
+    delete_vhost,
+    drop_database,
+    list_queues,
+)
 from tests.support.load import CONNECTION_ERROR, Load, LoadReport, wait_until_stored
 from tests.support.private_rabbitmq import PrivateRabbitMQ
-from tests.support.runtime import LocalLogSight, traversable_tempdir
+from tests.support.runtime import LocalLogSight, private_postgres
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -61,14 +65,8 @@ def rabbit() -> Iterator[PrivateRabbitMQ]:
 
 @pytest.fixture
 def postgres() -> Iterator[EmbeddedPostgres]:
-    base = traversable_tempdir("logsight-faults-pg-")
-    server = EmbeddedPostgres(base / "pg")
-    try:
-        server.start()
+    with private_postgres("logsight-faults-pg-") as server:
         yield server
-    finally:
-        server.stop(mode="immediate", timeout=10)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def check_delivery(
@@ -345,15 +343,8 @@ def test_embedded_database_killed_and_brought_back_by_the_runtime(vhost: str) ->
 
 
 def dead_letter_queue_depth(amqp_url: str) -> int:
-    vhost = amqp_url.rsplit("/", 1)[1]
-    listing = subprocess.run(
-        ["rabbitmqctl", "-q", "--no-table-headers", "list_queues", "-p", vhost, "name", "messages"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    depths = dict(line.split("\t") for line in listing.strip().splitlines())
-    return int(depths.get("logsight.events.dead", 0))
+    depths = list_queues(amqp_url, "messages")
+    return int(depths.get("logsight.events.dead", ["0"])[0])
 
 
 def test_database_down_longer_than_the_delivery_limit(

@@ -7,7 +7,6 @@ by the machine's server itself (a trigger) with the SQLSTATE of each kind of fau
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -27,21 +26,16 @@ from logsight.storage.migrate import migrate
 from logsight.storage.projects import create_project
 from tests.conftest import count_rows, create_database, drop_database
 from tests.processor_helpers import message, rmq_event
-from tests.support.runtime import traversable_tempdir
+from tests.support.runtime import private_postgres
 
 SHARD = "logsight.events.0"
 
 
 @pytest.fixture(scope="module")
 def private_pg() -> Iterator[EmbeddedPostgres]:
-    base = traversable_tempdir("logsight-retry-pg-")
-    server = EmbeddedPostgres(base / "pg")
-    try:
-        migrate(server.start(), timescale="off")
+    with private_postgres("logsight-retry-pg-") as server:
+        migrate(server.url, timescale="off")
         yield server
-    finally:
-        server.stop(mode="immediate", timeout=10)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def processor_for(url: str, **settings: float) -> BatchProcessor:

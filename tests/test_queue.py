@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import subprocess
 import time
 import uuid
 
@@ -15,7 +14,7 @@ from logsight.queue.connection import close_quietly, connect
 from logsight.queue.message import MessageError, decode
 from logsight.queue.publisher import Publisher, UnroutableError
 from logsight.queue.topology import ensure_topology, routing_key, shard_for
-from tests.conftest import create_vhost, delete_vhost, drain
+from tests.conftest import create_vhost, delete_vhost, drain, list_queues
 
 
 def test_shards_are_stable_and_spread() -> None:
@@ -35,57 +34,23 @@ def test_topology_is_declared_idempotently_as_quorum_queues() -> None:
         settings = Settings(amqp_url=url, shards=3, delivery_limit=4)
         assert ensure_topology(settings) == [f"logsight.events.{n}" for n in range(3)]
         assert ensure_topology(settings) == [f"logsight.events.{n}" for n in range(3)]
-        vhost = url.rsplit("/", 1)[1]
-        listing = subprocess.run(
-            [
-                "rabbitmqctl",
-                "-q",
-                "--no-table-headers",
-                "list_queues",
-                "-p",
-                vhost,
-                "name",
-                "type",
-                "durable",
-                "arguments",
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        lines = {line.split("\t")[0]: line for line in listing.strip().splitlines()}
+        lines = list_queues(url, "type", "durable", "arguments")
         assert set(lines) == {
             "logsight.events.0",
             "logsight.events.1",
             "logsight.events.2",
             "logsight.events.dead",
         }
-        for name, line in lines.items():
-            assert "quorum" in line and "true" in line, line
+        for name, (kind, durable, arguments) in lines.items():
+            assert (kind, durable) == ("quorum", "true"), name
             if name != "logsight.events.dead":
-                assert "x-delivery-limit" in line and "logsight.events.dlx" in line
+                assert "x-delivery-limit" in arguments and "logsight.events.dlx" in arguments
     finally:
         delete_vhost(url)
 
 
 def queue_arguments(url: str) -> dict[str, str]:
-    vhost = url.rsplit("/", 1)[1]
-    listing = subprocess.run(
-        [
-            "rabbitmqctl",
-            "-q",
-            "--no-table-headers",
-            "list_queues",
-            "-p",
-            vhost,
-            "name",
-            "arguments",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return dict(line.split("\t", 1) for line in listing.strip().splitlines())
+    return {name: arguments for name, (arguments,) in list_queues(url, "arguments").items()}
 
 
 def get_one(channel: amqp.Channel, queue: str) -> amqp.Message:

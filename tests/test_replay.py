@@ -156,9 +156,10 @@ def test_the_cli(
 
 
 @pytest.fixture
-def only_these_letters(db: psycopg.Connection) -> None:
+def clean_slate(db: psycopg.Connection, broker: amqp.Channel, settings: Settings) -> None:
     """The re-drive looks at the whole database: settle letters other tests left behind."""
     db.execute("UPDATE dead_letters SET replayed_at = now() WHERE replayed_at IS NULL")
+    purge(broker, settings)
 
 
 def redrive_now(settings: Settings) -> int | None:
@@ -176,13 +177,12 @@ def letter_row(db: psycopg.Connection, body: bytes) -> tuple[Any, ...]:
 
 
 def test_the_schedule_sends_back_what_ran_out_of_deliveries_and_nothing_doubles(
-    only_these_letters: None,
+    clean_slate: None,
     processor: BatchProcessor,
     db: psycopg.Connection,
     broker: amqp.Channel,
     settings: Settings,
 ) -> None:
-    purge(broker, settings)
     tenant = make_tenant(db, settings.database_url or "")
     project = tenant.project_id
     queue = settings.shard_queue(shard_for(project, settings.shards))
@@ -238,14 +238,13 @@ def test_the_schedule_sends_back_what_ran_out_of_deliveries_and_nothing_doubles(
 
 
 def test_a_letter_that_keeps_failing_is_left_for_a_person(
-    only_these_letters: None,
+    clean_slate: None,
     processor: BatchProcessor,
     db: psycopg.Connection,
     broker: amqp.Channel,
     settings: Settings,
     project: CreatedProject,
 ) -> None:
-    purge(broker, settings)
     settings = settings.model_copy(update={"redrive_attempts": 2, "redrive_backoff_seconds": 1})
     queue = settings.shard_queue(shard_for(project.id, settings.shards))
     body = message(project.id, {"name": "cursed"})
@@ -273,14 +272,13 @@ def test_a_letter_that_keeps_failing_is_left_for_a_person(
 
 
 def test_nothing_is_lost_while_the_broker_is_away(
-    only_these_letters: None,
+    clean_slate: None,
     processor: BatchProcessor,
     db: psycopg.Connection,
     broker: amqp.Channel,
     settings: Settings,
     project: CreatedProject,
 ) -> None:
-    purge(broker, settings)
     body = message(project.id, {"name": "patient"})
     processor.process(records_from_event(rmq_event(DLQ, [body], headers=GAVE_UP)))
     nowhere = settings.model_copy(update={"amqp_url": "amqp://guest:guest@127.0.0.1:1/%2F"})
