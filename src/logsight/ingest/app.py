@@ -25,8 +25,10 @@ def build_ingest_service(settings: Settings) -> IngestService:
             publisher = local.publisher = Publisher(settings)
         return publisher
 
-    # Keys and quotas share the environment's connection, and what it learns of an outage.
-    db, outage = Database(settings.database_url), Outage()
+    # Keys and quotas share the environment's connection, and what it learns of an outage. Their
+    # statements are short autocommit reads and upserts, so the local gateway's threads share one
+    # connection too rather than holding a backend each.
+    db, outage = Database(settings.database_url, shared=True), Outage()
     keys = KeyStore(
         db, settings.key_cache_seconds, stale_seconds=settings.key_stale_seconds, outage=outage
     )
