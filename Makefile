@@ -13,13 +13,14 @@ PYTHON := $(shell for p in python3.12 python3.13 $$HOME/.pyenv/versions/3.12*/bi
 	"$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 \
 	&& { command -v "$$p" || echo "$$p"; } && break; done)
 
-.PHONY: help install test-clients local test lint typecheck unit bench bench-api schema clean
+.PHONY: help install test-clients local test lint typecheck unit bench bench-soak bench-api schema clean
 .PHONY: sdk sdk-test chromium
 
 help:
 	@echo "make local   run LogSight on this machine (installs what is missing)"
 	@echo "make test    lint, type checks and the whole test suite"
 	@echo "make bench   benchmarks; results go to docs/benchmarks.md"
+	@echo "make bench-soak  30 minutes of steady load, memory of every process over time"
 
 $(UV):
 	@test -n "$(PYTHON)" || { echo "error: Python 3.12+ not found" >&2; exit 1; }
@@ -77,6 +78,12 @@ test: lint typecheck test-clients sdk-test chromium
 
 bench: install
 	$(BIN)/python -m bench.run
+
+# Steady load for MINUTES (default 30, at most 240) with every process's memory sampled;
+# writes its own section of docs/benchmarks.md.
+MINUTES ?= 30
+bench-soak: install
+	$(BIN)/python -m bench.soak --minutes $(MINUTES)
 
 bench-api: install
 	$(BIN)/python -m bench.api_queries

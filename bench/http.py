@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -160,7 +161,7 @@ class OpenLoopResult:
     errors: int = 0
     max_connections: int = 0
     client_cpu_seconds: float = 0.0
-    # (scheduled wall time, response wall time) per accepted request, in send order
+    # (scheduled wall time, response wall time, index) per accepted request, in send order
     accepted_at: list[tuple[float, float, int]] = field(default_factory=list)
 
     @property
@@ -196,17 +197,33 @@ class _Conn:
         return status
 
 
-def _payload(host: str, path: str, key: str, body: bytes) -> bytes:
+@dataclass(frozen=True)
+class Request:
+    """A POST other than a native JSON body to /v1/events (a Sentry envelope, say)."""
+
+    path: str
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def _payload(host: str, key: str, request: bytes | Request) -> bytes:
+    if isinstance(request, bytes):
+        request = Request(
+            "/v1/events",
+            request,
+            (("Content-Type", "application/json"), ("X-LogSight-Key", key)),
+        )
+    head = "".join(f"{name}: {value}\r\n" for name, value in request.headers)
     return (
-        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        f"X-LogSight-Key: {key}\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
+        f"POST {request.path} HTTP/1.1\r\nHost: {host}\r\n{head}"
+        f"Content-Length: {len(request.body)}\r\n\r\n"
+    ).encode() + request.body
 
 
 async def _open_loop(
     url: str,
     key: str,
-    bodies: list[bytes],
+    bodies: Sequence[bytes | Request],
     rate: float,
     seconds: float,
     *,
@@ -215,7 +232,7 @@ async def _open_loop(
 ) -> OpenLoopResult:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    payloads = [_payload(f"{host}:{port}", "/v1/events", key, b) for b in bodies]
+    payloads = [_payload(f"{host}:{port}", key, b) for b in bodies]
     # FIFO, so every connection keeps being used (the server drops keep-alive connections
     # idle for more than a few seconds).
     idle: deque[_Conn] = deque()
@@ -255,7 +272,7 @@ async def _open_loop(
             idle.append(conn)
         result.latencies_ms.append((done - scheduled) * 1000)
         result.statuses[status] = result.statuses.get(status, 0) + 1
-        if status == 202:
+        if status in (200, 202):  # Sentry's protocol answers 200, LogSight's 202
             result.accepted_at.append((scheduled + wall_offset, done + wall_offset, index))
 
     total = int(rate * seconds)
@@ -282,14 +299,16 @@ async def _open_loop(
 def open_loop(
     url: str,
     key: str,
-    bodies: list[bytes],
+    bodies: Sequence[bytes | Request],
     *,
     rate: float,
     seconds: float,
     warm_connections: int = 16,
     max_connections: int = 256,
 ) -> OpenLoopResult:
-    """Send at ``rate`` requests/s for ``seconds``; latencies from each scheduled instant."""
+    """Send at ``rate`` requests/s for ``seconds``; latencies from each scheduled instant.
+
+    ``bodies`` are native JSON bodies for /v1/events (sent with ``key``) or whole requests."""
     import uvloop
 
     before = resource.getrusage(resource.RUSAGE_SELF)

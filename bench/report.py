@@ -889,13 +889,16 @@ def method(state: State, plan: Plan) -> list[str]:
         ".venv/bin/python -m bench.run --quick        # smoke run → /tmp/logsight-bench/",
         ".venv/bin/python -m bench.run --only ingest,processor",
         ".venv/bin/python -m bench.report             # re-render the last run's page",
+        "make bench-soak                              # 30 min of steady load, memory over time",
+        "make bench-soak MINUTES=5                    # shorter",
         "```",
         "",
         "Sections: `imports`, `raw`, `processor`, `breakdown`, `ingest`, `e2e`, `memory`, "
         "`knobs`, `whatif`. Other options: `--output FILE`, `--no-profile`, `--wait-idle SECONDS`. "
         "wrk is installed with apt-get when missing; py-spy goes into a throwaway venv under "
         "/tmp. Each run creates `logsight_bench_*` / `logsight-bench-*` and drops them at the "
-        "end.",
+        "end. The soak writes only its own section of this page (and `make bench` keeps it); "
+        "see `python -m bench.soak --help` for its rate, bursts and sampling interval.",
         "",
     ]
 

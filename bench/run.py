@@ -728,6 +728,7 @@ def main(argv: list[str] | None = None) -> int:
         log("interrupted; cleaned up")
     state.finished = datetime.now(UTC)
     from bench.report import render
+    from bench.soak_report import existing_section, splice_section
 
     # Kept so the page can be re-rendered without measuring again: python -m bench.report
     WORK_DIR.mkdir(parents=True, exist_ok=True)
@@ -735,7 +736,11 @@ def main(argv: list[str] | None = None) -> int:
         pickle.dump((state, plan), f)
 
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(render(state, plan))
+    page = render(state, plan)
+    # The soak (python -m bench.soak) writes its own section of the same page: keep it.
+    if output.exists() and (soak := existing_section(output.read_text())) is not None:
+        page = splice_section(page, soak)
+    output.write_text(page)
     log(f"wrote {output} after {(time.monotonic() - began) / 60:.1f} min")
     return 1 if state.failures else 0
 
