@@ -65,24 +65,44 @@ def _slope(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value:+,.1f}"
 
 
-def _postgres(sample: Sample) -> float:
-    return sum(sample.pss(c) for c in POSTGRES)
+def _private(sample: Sample, components: Sequence[str]) -> float:
+    return _sum(sample, components, "anon") + _sum(sample, components, "shmem")
 
 
-def _trends(samples: Sequence[Sample]) -> list[tuple[str, Trend]]:
-    rows: list[tuple[str, Callable[[Sample], float]]] = [
-        (c, partial(Sample.pss, component=c))
+def _trends(samples: Sequence[Sample]) -> list[tuple[str, Trend, Trend]]:
+    """Per row: the PSS trend, and the trend of its memory that is not file-backed."""
+    groups: list[tuple[str, Sequence[str], Callable[[Sample], float]]] = [
+        (c, (c,), partial(_private, components=(c,)))
         for c in COMPONENTS
         if any(c in s.usage for s in samples)
     ]
-    rows += [
-        ("PostgreSQL, all processes", _postgres),
-        ("PostgreSQL shared buffers (Pss_Shmem)", lambda s: _sum(s, POSTGRES, "shmem")),
-        ("PostgreSQL private (Pss_Anon)", lambda s: _sum(s, POSTGRES, "anon")),
-        ("LogSight processes", lambda s: sum(s.pss(c) for c in RUNTIME_COMPONENTS)),
-        ("everything", lambda s: s.total),
+    groups += [
+        ("PostgreSQL, all processes", POSTGRES, partial(_private, components=POSTGRES)),
+        (
+            "PostgreSQL, shared memory (Pss_Shmem)",
+            POSTGRES,
+            partial(_sum, components=POSTGRES, attribute="shmem"),
+        ),
+        (
+            "PostgreSQL, private (Pss_Anon)",
+            POSTGRES,
+            partial(_sum, components=POSTGRES, attribute="anon"),
+        ),
+        (
+            "LogSight processes",
+            RUNTIME_COMPONENTS,
+            partial(_private, components=RUNTIME_COMPONENTS),
+        ),
+        ("everything", COMPONENTS, partial(_private, components=COMPONENTS)),
     ]
-    return [(name, trend(series_of(samples, value))) for name, value in rows]
+    rows = []
+    for name, members, own in groups:
+        # The PostgreSQL split (names ending in its smaps field) shows that part alone.
+        pss: Callable[[Sample], float] = (
+            own if name.endswith(")") else partial(_sum, components=members, attribute="pss")
+        )
+        rows.append((name, trend(series_of(samples, pss)), trend(series_of(samples, own))))
+    return rows
 
 
 def _sum(sample: Sample, components: Sequence[str], attribute: str) -> float:
@@ -103,7 +123,7 @@ def _series_rows(samples: Sequence[Sample], limit: int = 32) -> list[list[str]]:
                 f"{s.seconds / 60:.1f}",
                 f"{s.events:,}",
                 *(n(s.pss(c)) for c in RUNTIME_COMPONENTS),
-                n(_postgres(s)),
+                n(_sum(s, POSTGRES, "pss")),
                 n(s.total),
                 str(gateway.threads if gateway else 0),
                 str(backends.processes if backends else 0),
@@ -138,24 +158,38 @@ def render_section(result: SoakResult, explanation: Sequence[str] = ()) -> str:
     lines += [
         "PSS splits each shared page between the processes mapping it, so the rows add up to "
         "the real footprint. *Fresh*: the runtime idle after start-up, before any request. "
-        "*Plateau*: median of the last half of the run. *Slope*: least-squares growth over "
-        "the last half, MB per hour; a series *levels off* when the fitted line gains less than "
-        "2 MB (or 3% of the plateau, whichever is more) across that last half.",
+        "*Plateau*: median of the last half of the run. Whether memory still grows is judged on "
+        "what is not file-backed (Pss_Anon + Pss_Shmem: heaps, stacks, PostgreSQL's shared "
+        "memory), because the PSS of file-backed pages (the interpreter, libraries) moves "
+        "whenever any other process on the machine maps or unmaps the same files. *Slope*: "
+        "least-squares growth of that memory over the last half, MB per hour; it *levels off* "
+        "when the fitted line gains less than 2 MB (or 3% of its plateau, whichever is more) "
+        "across the last half.",
         "",
     ]
     lines += table(
-        ["process", "fresh MB", "plateau MB", "end MB", "peak MB", "slope, last half (MB/h)", ""],
+        [
+            "process",
+            "fresh MB",
+            "plateau MB",
+            "end MB",
+            "peak MB",
+            "not file-backed: fresh → end MB",
+            "its slope, last half (MB/h)",
+            "",
+        ],
         [
             [
                 name,
-                n(t.fresh),
-                n(t.plateau),
-                n(t.end),
-                n(t.peak),
-                _slope(t.slope_per_hour),
-                "levels off" if t.levels_off else "**still growing**",
+                n(pss.fresh),
+                n(pss.plateau),
+                n(pss.end),
+                n(pss.peak),
+                f"{n(own.fresh)} → {n(own.end)}",
+                _slope(own.slope_per_hour),
+                "levels off" if own.levels_off else "**still growing**",
             ]
-            for name, t in _trends(samples)
+            for name, pss, own in _trends(samples)
         ],
     )
     lines += [
@@ -165,7 +199,9 @@ def render_section(result: SoakResult, explanation: Sequence[str] = ()) -> str:
         "buffers (shared_buffers, 128 MB in the embedded server) are one shared mapping: each "
         "process's PSS carries its share of the buffer pages it has touched, so the "
         "PostgreSQL total climbs as more of the database passes through the buffers, up to "
-        "the size of the pool, and then stays.",
+        "the size of the pool, and then stays. Those pages' PSS also moves between PostgreSQL's "
+        "processes as each touches them (the checkpointer ends up writing every dirty buffer), "
+        "so judge PostgreSQL by its total.",
         "",
         "Time series (PSS in MB; threads: the gateway's; backends: PostgreSQL client connections):",
         "",
