@@ -194,7 +194,9 @@ def render_section(result: SoakResult, explanation: Sequence[str] = ()) -> str:
         f"a burst of {load.burst:,} envelopes at {load.burst_rate:g} requests/s (up to 64 "
         f"connections), as an SDK flushing a backlog would send. Sent {result.requests:,} "
         f"requests in all ({result.bursts} bursts); {result.accepted_events:,} events accepted; "
-        f"statuses {dict(sorted(result.statuses.items()))}, connection errors {result.errors}.",
+        f"statuses {dict(sorted(result.statuses.items()))}, connection errors {result.errors}. "
+        "The machine may be shared with other work: latencies here mean little, memory is what "
+        "this section measures.",
         "",
     ]
     if result.notes:
