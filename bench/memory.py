@@ -134,12 +134,17 @@ def descendants(root: int, parents: dict[int, int]) -> list[int]:
     return found
 
 
-def read_usage(root: int, proc: Path = Path("/proc")) -> dict[str, Usage]:
-    """Memory by component of the process tree under ``root``."""
+def read_usage(
+    root: int,
+    proc: Path = Path("/proc"),
+    name_of: Callable[[list[str]], str | None] = component_of,
+) -> dict[str, Usage]:
+    """Memory by component of the process tree under ``root`` (``name_of`` names a process
+    from its command line; None leaves it out)."""
     usage: dict[str, Usage] = {}
     for pid in descendants(root, _parents(proc)):
         raw = _read(proc / str(pid) / "cmdline")
-        name = component_of([w for w in (raw or "").split("\0") if w])
+        name = name_of([w for w in (raw or "").split("\0") if w])
         smaps = _read(proc / str(pid) / "smaps_rollup")
         if name is None or smaps is None:
             continue

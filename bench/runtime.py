@@ -3,7 +3,6 @@ the memory of its whole process tree from /proc."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
@@ -12,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import log
+from bench.memory import component_of, read_usage
 from tests.support.runtime import LocalLogSight
 
 # The benchmarks push far more than the default quotas allow (60,000 events a minute per
@@ -75,54 +75,6 @@ class LocalRuntime(LocalLogSight):
 # -- memory --------------------------------------------------------------------------------------
 
 
-def _children_map() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rpartition(")")[2].split()
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
-    return children
-
-
-def process_tree(root: int) -> list[int]:
-    children = _children_map()
-    found: list[int] = []
-    todo = [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, []))
-    return found
-
-
-def _smaps_rollup(pid: int) -> dict[str, int]:
-    """kB values of /proc/PID/smaps_rollup (Rss, Pss, ...)."""
-    values: dict[str, int] = {}
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            parts = line.split()
-            if len(parts) == 3 and parts[2] == "kB":
-                values[parts[0].rstrip(":")] = int(parts[1])
-    return values
-
-
-def _comm(pid: int) -> str:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return "?"
-    words = [w.decode(errors="replace") for w in cmdline if w]
-    if "local" in words:
-        rest = words[words.index("local") + 1 :]
-        return rest[0] if rest else "supervisor"
-    return Path(words[0]).name if words else "?"
-
-
 @dataclass(frozen=True)
 class MemorySample:
     pss_mb: float
@@ -130,16 +82,17 @@ class MemorySample:
     per_process: dict[str, float]  # name → PSS MB
 
 
+def _any_process(argv: list[str]) -> str:
+    return component_of(argv) or (Path(argv[0]).name if argv else "?")
+
+
 def tree_memory(root: int) -> MemorySample:
-    pss = rss = 0
-    per: dict[str, float] = {}
-    for pid in process_tree(root):
-        values = _smaps_rollup(pid)
-        pss += values.get("Pss", 0)
-        rss += values.get("Rss", 0)
-        name = _comm(pid)
-        per[name] = per.get(name, 0.0) + values.get("Pss", 0) / 1024
-    return MemorySample(pss / 1024, rss / 1024, per)
+    usage = read_usage(root, name_of=_any_process)
+    return MemorySample(
+        sum(u.pss for u in usage.values()),
+        sum(u.rss for u in usage.values()),
+        {name: u.pss for name, u in usage.items()},
+    )
 
 
 class MemorySampler(threading.Thread):
