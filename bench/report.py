@@ -787,7 +787,8 @@ def details(state: State, plan: Plan) -> list[str]:
             "rather than counted in each) over the supervisor and all its descendants, from "
             "/proc/PID/smaps_rollup; PostgreSQL is external (LOGSIGHT_DATABASE_URL) and not "
             "included. Idle: 3 s after start-up. Under load: peak of samples every 0.5 s "
-            "through the ingest and 202→queryable runs.",
+            "through the ingest and 202→queryable runs. Memory over half an hour of load, "
+            "embedded PostgreSQL included: *Memory under sustained load (soak)* below.",
             "",
         ]
         rows = []

@@ -70,8 +70,17 @@ FINDINGS = (
     "API requests. A broker connection per thread stays too: a publish holds its connection "
     "until the broker confirms, so fewer shared connections would serialise publishes (raw "
     "limits: 1 publisher 1,257 msg/s, 4 in parallel 2,137).",
-    "- **Processor: the batch working set (kept).** It rises once batches of hundreds of "
-    "envelopes arrive, peaks during bursts, and comes back to the same level.",
+    "- **Processor: steps at bursts, not explained yet (open).** Its private memory rises "
+    "when batches of hundreds of envelopes first arrive, then by a few MB at some of the "
+    "bursts, and stays at the new level between them: 63 → 70 → 73 → 75 MB at the bursts of "
+    "one 30-minute run, 60 → 68 → 71 → 76 → 90 MB in another (the table above, where it is "
+    "flagged), 61 → 70 → 72 → 74 MB in the 20-minute run on the previous code. It is not "
+    "Python objects piling up: the processor handler called in-process on 1,500 fresh "
+    "envelopes per round (through the ingest handler, in batches of 500) kept its traced "
+    "Python heap at 114 KB from the third round to the sixth while RSS still rose 192 → 194 "
+    "MB, so it is native memory (allocator high-water marks after the largest batches, or a C "
+    "extension). Whether it stops needs a longer run (`make bench-soak MINUTES=120`) and a "
+    "native-heap view of the processor.",
     "- **Tried and not adopted: MALLOC_ARENA_MAX=2** for the children. Two 6-minute soaks with "
     "and without it: gateway 72.4 vs 73.5 MB, processor 83.9 vs 77.3 MB (medians of the last "
     "half): no gain.",
