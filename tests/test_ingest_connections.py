@@ -12,7 +12,7 @@ import pytest
 
 from logsight.config import Settings
 from logsight.ingest.app import build_ingest_service
-from logsight.storage.db import Database
+from logsight.storage.db import Database, Outage
 from logsight.storage.keys import KeyStore
 from logsight.storage.migrate import migrate
 from logsight.storage.projects import CreatedProject, create_project
@@ -64,7 +64,8 @@ def test_a_shared_connection_broken_under_one_thread_is_replaced_for_all(
 ) -> None:
     with psycopg.connect(own_database, autocommit=True) as conn:
         project = create_project(conn, "broken")
-    keys = KeyStore(Database(own_database, shared=True), 0)
+    # No pause after a failure (Outage(0)): the next look-up goes straight to the database.
+    keys = KeyStore(Database(own_database, shared=True), 0, outage=Outage(0))
     assert keys.lookup(project.public_key) is not None
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         admin.execute(
