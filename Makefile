@@ -13,7 +13,7 @@ PYTHON := $(shell for p in python3.12 python3.13 $$HOME/.pyenv/versions/3.12*/bi
 	"$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 \
 	&& { command -v "$$p" || echo "$$p"; } && break; done)
 
-.PHONY: help install test-clients local test lint typecheck unit bench bench-soak bench-api schema clean
+.PHONY: help install runtime test-clients local test lint typecheck unit bench bench-soak bench-api schema clean
 .PHONY: sdk sdk-test chromium
 
 help:
@@ -27,9 +27,19 @@ $(UV):
 	"$(PYTHON)" -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --all-extras --compile-bytecode --python "$(PYTHON)"
+# What running needs (`make local`): the package with its extras, no development tools.
+# --inexact keeps development tools a `make test` installed earlier.
+$(VENV)/.runtime: pyproject.toml uv.lock | $(UV)
+	@echo "==> Python dependencies to run LogSight (uv, from uv.lock)"
+	$(UV) sync --frozen --all-extras --no-default-groups --inexact --compile-bytecode \
+		--python "$(PYTHON)"
 	@touch $@
+
+# Everything, development tools included (`make test`, `make bench`, ...).
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	@echo "==> Python dependencies, development tools included (uv, from uv.lock)"
+	$(UV) sync --frozen --all-extras --compile-bytecode --python "$(PYTHON)"
+	@touch $(VENV)/.runtime $@
 
 # Real clients the tests send with (the official @sentry/node SDK), from the npm lock file.
 SENTRY_NODE := tests/clients/sentry-node
@@ -45,9 +55,11 @@ test-clients: $(SENTRY_NODE)/node_modules/.installed
 SDK := sdk
 SDK_SOURCES := $(wildcard $(SDK)/src/*.ts) $(SDK)/build.mjs $(SDK)/size-budget.json $(SDK)/package.json
 $(SDK)/node_modules/.installed: $(SDK)/package-lock.json
+	@echo "==> the browser snippet's build tools (npm ci, from sdk/package-lock.json)"
 	cd $(SDK) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 $(SDK)/dist/logsight.js: $(SDK)/node_modules/.installed $(SDK_SOURCES)
+	@echo "==> building the browser snippet (sdk/dist/)"
 	cd $(SDK) && npm run --silent build
 sdk: $(SDK)/dist/logsight.js
 install: sdk
@@ -60,7 +72,9 @@ chromium:
 	@command -v chromium >/dev/null || { test "$$(id -u)" = 0 || { echo "error: chromium missing: apt-get install chromium (as root)" >&2; exit 1; }; \
 		apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; }
 
-local: install
+runtime: $(VENV)/.runtime sdk
+
+local: runtime
 	$(BIN)/logsight local
 
 lint: install

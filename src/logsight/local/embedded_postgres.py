@@ -854,10 +854,11 @@ def _binaries(run_as: _RunAs | None, bindir: Path | None) -> Path:
     if (root, run_as.uid) in _checked_binaries:
         return bindir
     # The unpacked tree sits inside the virtualenv, owned by root. Directories above it are
-    # not ours to loosen, so a blocked path is reported; inside it (our own unpacked copy),
-    # missing "other" read/execute bits are added so the server user can load binaries,
+    # not ours to loosen, so a blocked path is reported; the tree itself (our own unpacked
+    # copy, which `logsight local`'s umask 077 leaves 0700 when it is unpacked on first use)
+    # gets the missing "other" read/execute bits so the server user can load binaries,
     # libraries and share/ data. Nothing is copied.
-    _require_traversable(root, run_as, what="the PostgreSQL binaries")
+    _require_traversable(root.parent, run_as, what="the PostgreSQL binaries")
     for dirpath, _dirnames, filenames in os.walk(root):
         _add_other_access(Path(dirpath), executable=True)
         for name in filenames:
