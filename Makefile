@@ -127,9 +127,12 @@ synth: build
 typecheck-infra: install
 	$(BIN)/mypy --strict --exclude 'infra/build/' infra app.py
 
-# Needs Docker. cdklocal is aws-cdk-local (npm) wrapping the CDK CLI, pinned here.
+# Needs Docker and LOCALSTACK_AUTH_TOKEN (docs/deploy.md). cdklocal is aws-cdk-local (npm)
+# wrapping the CDK CLI, pinned here. The app builds the assets for this machine's architecture
+# (the Docker host's), not arm64: LocalStack runs the functions in local containers.
 CDKLOCAL := npx --yes -p aws-cdk@2.1148.1 -p aws-cdk-local@3.0.4 cdklocal
-localstack-deploy: build
+localstack-deploy: install
+	@test -n "$$LOCALSTACK_AUTH_TOKEN" || { echo "error: set LOCALSTACK_AUTH_TOKEN (docs/deploy.md#localstack)" >&2; exit 1; }
 	docker compose -f localstack/docker-compose.yml up -d --wait
 	AWS_DEFAULT_REGION=us-east-1 $(CDKLOCAL) bootstrap -c localstack=true
 	AWS_DEFAULT_REGION=us-east-1 $(CDKLOCAL) deploy -c localstack=true --require-approval never

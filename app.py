@@ -24,7 +24,7 @@ from infra.stack import LogSightStack
 def main() -> cdk.App:
     app = cdk.App()
     config = load_config(app.node)
-    build_all("arm64")
+    build_all(config.lambda_architecture)
     LogSightStack(app, config.stack_name, config=config)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     app.synth()

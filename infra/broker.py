@@ -41,13 +41,21 @@ class Broker(Construct):
             self,
             "SecurityGroup",
             vpc=vpc,
-            description="Amazon MQ broker: AMQPS from LogSight functions",
+            description="Amazon MQ broker and the event source mapping pollers",
             allow_all_outbound=False,
         )
-        # The event source mapping connects from ENIs that Lambda puts in the broker's own
-        # subnets with the broker's own security group.
-        self.security_group.add_ingress_rule(
-            self.security_group, ec2.Port.tcp(AMQPS_PORT), "event source mappings"
+        # The event source mappings' pollers run in ENIs that Lambda puts in the broker's
+        # subnets with the broker's security groups. AWS's Lambda guide for Amazon MQ asks of
+        # those groups: in, the broker port from themselves; out, the broker port to
+        # themselves and 443 to anywhere (Lambda, STS and Secrets Manager, through the NAT
+        # gateway or interface endpoints).
+        self.security_group.connections.allow_internally(
+            ec2.Port.tcp(AMQPS_PORT), "event source mapping pollers to the broker"
+        )
+        self.security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(),
+            ec2.Port.tcp(443),
+            "event source mapping pollers to Lambda, STS and Secrets Manager",
         )
         private = vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS).subnet_ids
         single = config.broker_deployment_mode == "SINGLE_INSTANCE"
@@ -83,5 +91,8 @@ class Broker(Construct):
         endpoint = Fn.select(0, self.broker.attr_amqp_endpoints)
         self.amqp_url = Fn.join("", [endpoint, "/%2F"])
 
-    def allow_from(self, peer: ec2.ISecurityGroup) -> None:
-        self.security_group.add_ingress_rule(peer, ec2.Port.tcp(AMQPS_PORT), "LogSight functions")
+    def admit(self, peer: ec2.ISecurityGroup) -> None:
+        """AMQPS from ``peer`` (and, its egress being restricted, to the broker from it)."""
+        self.security_group.connections.allow_from(
+            peer, ec2.Port.tcp(AMQPS_PORT), "LogSight functions to the broker"
+        )

@@ -18,13 +18,14 @@ class DeployStep(Construct):
         id: str,
         *,
         function: lambda_.IFunction,
+        architecture: str,
         shards: int,
         after: list[IDependable],
     ) -> None:
         super().__init__(scope, id)
         # A changed asset (new migrations, new topology code) changes this property, which
         # makes CloudFormation send an Update, i.e. run the step again.
-        digest = hashlib.sha256(asset_paths("deploy", "arm64")[1].read_bytes()).hexdigest()
+        digest = hashlib.sha256(asset_paths("deploy", architecture)[1].read_bytes()).hexdigest()
         self.resource = CustomResource(
             self,
             "Resource",

@@ -15,7 +15,10 @@ from infra.build import FUNCTIONS, asset_paths
 from infra.config import StageConfig
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
-ARCHITECTURE = lambda_.Architecture.ARM_64
+ARCHITECTURES = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Architecture.X86_64}
+# One request per environment at a time: the api's pool needs one connection; a second covers
+# a connection being replaced. Keeps each environment's share of max_connections small.
+API_POOL_SIZE_ON_LAMBDA = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,27 +26,28 @@ class FunctionSpec:
     name: str
     memory_mb: int
     timeout_seconds: int
-    in_vpc: bool
     description: str
 
 
 # Timeouts follow the local runtime (logsight.local.functions) where it has one; API Gateway
 # stops waiting at 30 s, so the HTTP functions stay below that.
+# Every one of them uses the database, so every one runs in the VPC (network.py).
 SPECS = {
-    "ingest": FunctionSpec("ingest", 512, 10, True, "HTTP → validated events → RabbitMQ"),
-    "processor": FunctionSpec("processor", 1024, 120, False, "Amazon MQ batches → TimescaleDB"),
-    "api": FunctionSpec("api", 1024, 29, False, "FastAPI: projects, keys, events, auth"),
-    # In the VPC: the re-drive of dead letters publishes to the broker (Amazon MQ is private).
+    "ingest": FunctionSpec("ingest", 512, 10, "HTTP → validated events → RabbitMQ"),
+    "processor": FunctionSpec("processor", 1024, 120, "Amazon MQ batches → PostgreSQL"),
+    "api": FunctionSpec("api", 1024, 29, "FastAPI: projects, keys, events, auth"),
     "alerts": FunctionSpec(
-        "alerts", 512, 60, True, "Scheduled: maintenance, dead-letter re-drive, alert rules"
+        "alerts", 512, 60, "Scheduled: maintenance, dead-letter re-drive, alert rules"
     ),
-    "deploy": FunctionSpec("deploy", 512, 300, True, "Deploy step: migrations and topology"),
+    "deploy": FunctionSpec("deploy", 512, 300, "Deploy step: migrations and topology"),
 }
 
 
 class Functions(Construct):
     """One role per function, holding only what that function does; log groups created here
-    (so their retention and removal are ours and the role can be scoped to them)."""
+    (so their retention and removal are ours and the role can be scoped to them), with names
+    CloudFormation generates: a prod log group is retained when a failed first deploy rolls
+    back, and a fixed name would make the next deploy fail with "already exists"."""
 
     def __init__(
         self,
@@ -55,16 +59,17 @@ class Functions(Construct):
         vpc: ec2.IVpc | None,
         subnets: ec2.SubnetSelection | None,
         security_group: ec2.ISecurityGroup | None,
+        webhook_security_group: ec2.ISecurityGroup | None = None,
     ) -> None:
         super().__init__(scope, id)
         removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
         self.functions: dict[str, lambda_.Function] = {}
         self.roles: dict[str, iam.Role] = {}
+        self.log_groups: dict[str, logs.LogGroup] = {}
         for name, spec in SPECS.items():
             log_group = logs.LogGroup(
                 self,
                 f"{name.title()}Logs",
-                log_group_name=f"/aws/lambda/logsight-{config.stage}-{name}",
                 retention=retention_days(config.log_retention_days),
                 removal_policy=removal,
             )
@@ -80,7 +85,7 @@ class Functions(Construct):
                     resources=[log_group.log_group_arn],
                 )
             )
-            in_vpc = spec.in_vpc and vpc is not None
+            in_vpc = vpc is not None
             if in_vpc:
                 # What AWSLambdaVPCAccessExecutionRole grants, minus its logs:* on every group.
                 # EC2 has no resource-level permissions for these Describe calls, and the ENI
@@ -98,20 +103,25 @@ class Functions(Construct):
                         resources=["*"],
                     )
                 )
+            groups = [security_group] if security_group else []
+            if name == "alerts" and webhook_security_group is not None:
+                groups.append(webhook_security_group)
             fn_env = {
                 **environment,
                 "POWERTOOLS_SERVICE_NAME": name,
                 "POWERTOOLS_METRICS_NAMESPACE": "LogSight",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
             }
-            zip_path = asset_paths(name, "arm64")[1]
+            if name == "api":
+                fn_env["LOGSIGHT_API_POOL_SIZE"] = str(API_POOL_SIZE_ON_LAMBDA)
+            zip_path = asset_paths(name, config.lambda_architecture)[1]
             function = lambda_.Function(
                 self,
                 name.title(),
                 function_name=f"logsight-{config.stage}-{name}",
                 description=spec.description,
                 runtime=RUNTIME,
-                architecture=ARCHITECTURE,
+                architecture=ARCHITECTURES[config.lambda_architecture],
                 handler=FUNCTIONS[name].handler,
                 code=lambda_.Code.from_asset(str(zip_path)),
                 memory_size=spec.memory_mb,
@@ -119,17 +129,20 @@ class Functions(Construct):
                 role=role,
                 log_group=log_group,
                 environment=fn_env,
-                reserved_concurrent_executions=config.ingest_reserved_concurrency
-                if name == "ingest"
-                else None,
-                vpc=vpc if in_vpc else None,
+                # Only when asked for (validated in infra.config): Lambda keeps 100 of the
+                # account's quota unreserved, which new accounts cannot spare.
+                reserved_concurrent_executions=(
+                    config.ingest_reserved_concurrency or None if name == "ingest" else None
+                ),
+                vpc=vpc,
                 vpc_subnets=subnets if in_vpc else None,
-                security_groups=[security_group] if in_vpc and security_group else None,
+                security_groups=groups or None,
                 # Scheduled and custom-resource invocations are not to be retried blindly.
                 retry_attempts=0 if name in ("alerts", "deploy") else None,
             )
             self.functions[name] = function
             self.roles[name] = role
+            self.log_groups[name] = log_group
 
 
 _RETENTION = {

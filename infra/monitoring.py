@@ -1,13 +1,19 @@
-"""CloudWatch alarms (to an encrypted SNS topic) and one dashboard."""
+"""CloudWatch alarms (to an SNS topic encrypted with the stack's own KMS key) and one dashboard.
+
+The key is customer-managed because CloudWatch must be allowed in the key policy to use the key
+when it publishes to an encrypted topic; the AWS-managed SNS key (alias/aws/sns) has a policy
+nobody can change, so alarms sent to a topic encrypted with it are never delivered.
+"""
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
@@ -38,13 +44,35 @@ class Monitoring(Construct):
         config: StageConfig,
         functions: dict[str, lambda_.Function],
         broker_name: str | None,
+        database: rds.DatabaseInstance | None = None,
+        database_max_connections: int | None = None,
     ) -> None:
         super().__init__(scope, id)
+        self.key = kms.Key(
+            self,
+            "AlarmsKey",
+            description=f"LogSight {config.stage}: encrypts the alarm topic",
+            enable_key_rotation=True,
+            # Messages are delivered within minutes; nothing encrypted outlives the stack.
+            removal_policy=RemovalPolicy.DESTROY,
+            pending_window=Duration.days(7),
+        )
+        # The statement SNS's guide gives for AWS services publishing to an encrypted topic.
+        # No aws:SourceArn condition: a condition key the request does not carry would make every
+        # notification fail silently, and this key encrypts nothing but this topic.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublishToTheTopic",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+            )
+        )
         self.topic = sns.Topic(
             self,
             "Alarms",
             display_name=f"LogSight {config.stage} alarms",
-            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+            master_key=self.key,
             enforce_ssl=True,
         )
         self.topic.add_to_resource_policy(
@@ -100,6 +128,15 @@ class Monitoring(Construct):
                     QUEUE_DEPTH_THRESHOLD,
                     periods=10,
                 )
+
+        if database is not None and database_max_connections:
+            # Lambda environments each hold their connection while frozen: this is the first
+            # sign that concurrency outgrows the instance (docs/deploy.md, connection math).
+            alarm(
+                "database-connections",
+                database.metric_database_connections(period=five, statistic="Maximum"),
+                int(database_max_connections * 0.8),
+            )
 
         self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"LogSight-{config.stage}")
         self.dashboard.add_widgets(

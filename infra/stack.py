@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_cdk import Acknowledgment, CfnOutput, RemovalPolicy, SecretValue, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct, IConstruct, IDependable
 
 from infra.broker import Broker
 from infra.config import StageConfig
+from infra.database import Database, max_connections
 from infra.delivery import Delivery
 from infra.deploy_step import DeployStep
 from infra.functions import Functions
@@ -29,11 +32,6 @@ class LogSightStack(Stack):
         self.config = config
         removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
 
-        # Secrets. The database URL is created by the operator before the first deploy (it is
-        # external and the deploy step migrates it); the others belong to the stack.
-        database = secretsmanager.Secret.from_secret_name_v2(
-            self, "DatabaseUrl", config.database_secret
-        )
         # The api keeps its key ring here and starts from an empty one ("{}": not a secret).
         signing_keys = secretsmanager.Secret(
             self,
@@ -52,11 +50,20 @@ class LogSightStack(Stack):
 
         network = None if config.localstack else Network(self, "Network", config=config)
         broker = None if network is None else Broker(self, "Broker", config=config, vpc=network.vpc)
+        # Amazon RDS in the private subnets by default; -c database=external (and LocalStack)
+        # reads a URL from a secret the operator created.
+        database = Database(
+            self,
+            "Database",
+            config=config,
+            vpc=network.vpc if network else None,
+            subnets=network.private_subnets if network else None,
+        )
 
         # Settings every function reads; the broker's and auth's go only where they are used
         # (get_settings resolves every *_SECRET_ARN it is given, which needs read access).
         environment = {
-            "LOGSIGHT_DATABASE_URL_SECRET_ARN": database.secret_arn,
+            "LOGSIGHT_DATABASE_URL_SECRET_ARN": database.secret.secret_arn,
             "LOGSIGHT_SHARDS": str(config.shards),
         }
         broker_environment = (
@@ -84,10 +91,13 @@ class LogSightStack(Stack):
             vpc=network.vpc if network else None,
             subnets=network.private_subnets if network else None,
             security_group=network.function_sg if network else None,
+            webhook_security_group=network.webhook_sg if network else None,
         )
         fns, roles = functions.functions, functions.roles
-        if broker is not None and network is not None:
-            broker.allow_from(network.function_sg)
+        if network is not None:
+            database.admit(network.function_sg)
+            if broker is not None:
+                broker.admit(network.function_sg)
 
         # The scheduled function publishes too: it re-drives dead letters after an outage.
         for name in ("ingest", "deploy", "alerts"):
@@ -98,7 +108,7 @@ class LogSightStack(Stack):
 
         # Least privilege, per function.
         for name in fns:
-            database.grant_read(roles[name])
+            database.secret.grant_read(roles[name])
         if broker is not None:
             for name in ("ingest", "deploy", "alerts"):
                 broker.secret.grant_read(roles[name])
@@ -108,11 +118,20 @@ class LogSightStack(Stack):
         notifications.grant_read(roles["alerts"])
         fns["alerts"].add_environment("LOGSIGHT_NOTIFICATIONS_SECRET_ARN", notifications.secret_arn)
 
-        http = HttpApi(self, "Http", config=config, ingest=fns["ingest"], api=fns["api"])
+        # LocalStack's free plan has no HTTP API (v2): function URLs stand in there.
+        http = None
+        if not config.localstack or config.localstack_pro:
+            http = HttpApi(self, "Http", config=config, ingest=fns["ingest"], api=fns["api"])
         self.http_api = http
+        function_urls: dict[str, str] = {}
+        if config.localstack:
+            for name in ("ingest", "api"):
+                url = fns[name].add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
+                function_urls[name] = url.url
+                CfnOutput(self, f"{name.title()}FunctionUrl", value=url.url)
 
         web = None
-        if not config.localstack:
+        if http is not None and not config.localstack:
             web = WebHosting(self, "Web", config=config, api_endpoint=http.endpoint)
         if web is not None:
             # The api believes CloudFront-Viewer-Address only with CloudFront's secret header.
@@ -120,18 +139,27 @@ class LogSightStack(Stack):
             fns["api"].add_environment(
                 "LOGSIGHT_CLOUDFRONT_SECRET_ARN", web.origin_secret.secret_arn
             )
-        public_url = config.public_url or (web.url if web else http.endpoint)
-        # DSNs and snippets point at the single public origin.
+        public_url = config.public_url or (
+            web.url if web else http.endpoint if http else function_urls["ingest"]
+        )
+        # DSNs and snippets point at the single public origin (the api builds them; ingest's
+        # own function URL cannot be given to ingest itself: a circular reference).
         for name in ("ingest", "api", "alerts"):
-            fns[name].add_environment("LOGSIGHT_PUBLIC_URL", public_url)
+            if name != "ingest" or public_url != function_urls.get("ingest"):
+                fns[name].add_environment("LOGSIGHT_PUBLIC_URL", public_url)
 
-        deploy_after: list[IDependable] = [broker.broker] if broker else []
+        # The step connects to both: they must exist, and so must every security group rule
+        # on the way (the constructs hold them) and the route out through the NAT.
+        deploy_after: list[IDependable] = [database]
+        if broker is not None:
+            deploy_after.append(broker)
         if network is not None:
-            deploy_after.append(network.vpc.internet_connectivity_established)
+            deploy_after += [network, network.vpc.internet_connectivity_established]
         deploy = DeployStep(
             self,
             "DeployStep",
             function=fns["deploy"],
+            architecture=config.lambda_architecture,
             shards=config.shards,
             after=deploy_after,
         )
@@ -158,17 +186,30 @@ class LogSightStack(Stack):
             config=config,
             functions=dict(fns),
             broker_name=broker.name if broker else None,
+            database=database.instance,
+            database_max_connections=max_connections(config.database_instance_type),
         )
 
-        if config.localstack:
-            # LocalStack's community edition has no HTTP API v2: function URLs stand in.
-            for name in ("ingest", "api"):
-                url = fns[name].add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
-                CfnOutput(self, f"{name.title()}FunctionUrl", value=url.url)
-
         CfnOutput(self, "PublicUrl", value=public_url, description="Snippet, DSNs, dashboard")
-        CfnOutput(self, "HttpApiUrl", value=http.endpoint)
-        CfnOutput(self, "DatabaseSecretName", value=config.database_secret)
+        if http is not None:
+            CfnOutput(self, "HttpApiUrl", value=http.endpoint)
+        CfnOutput(
+            self,
+            "DatabaseSecretArn",
+            value=database.secret.secret_arn,
+            description="The database's credentials (RDS) or URL (external)",
+        )
+        if database.instance is not None:
+            CfnOutput(
+                self, "DatabaseEndpoint", value=database.instance.db_instance_endpoint_address
+            )
+        # Generated names (a retained group of a rolled-back deploy must not block the next).
+        for name in ("deploy", "ingest", "processor", "api", "alerts"):
+            CfnOutput(
+                self,
+                f"{name.title()}LogGroup",
+                value=functions.log_groups[name].log_group_name,
+            )
         if broker is not None:
             CfnOutput(self, "BrokerName", value=broker.name)
 
@@ -184,6 +225,7 @@ class LogSightStack(Stack):
                 delivery_policy=delivery.policy if delivery is not None else None,
                 http=http,
                 web=web,
+                database=database,
                 endpoints=network.interface_endpoints if network else [],
             )
 
@@ -193,8 +235,9 @@ class LogSightStack(Stack):
         secrets: list[secretsmanager.Secret],
         functions: Functions,
         delivery_policy: iam.Policy | None,
-        http: HttpApi,
+        http: HttpApi | None,
         web: WebHosting | None,
+        database: Database,
         endpoints: list[ec2.InterfaceVpcEndpoint],
     ) -> None:
         """cdk-nag (AwsSolutions) findings accepted on purpose, each on its construct, each with
@@ -226,8 +269,8 @@ class LogSightStack(Stack):
             "EC2 supports no resource-level permissions for Describe* and the ENIs do not "
             "exist before Lambda creates them. Every other statement names its resource."
         )
-        for name in ("ingest", "deploy", "alerts"):
-            if functions.functions[name].is_bound_to_vpc:
+        for name, function in functions.functions.items():
+            if function.is_bound_to_vpc:
                 ack(functions.roles[name], "AwsSolutions-IAM5[Resource::*]", eni_reason)
         if delivery_policy is not None:
             ack(delivery_policy, "AwsSolutions-IAM5[Resource::*]", eni_reason)
@@ -238,12 +281,16 @@ class LogSightStack(Stack):
                 "Python 3.12 on purpose: the wheels in the assets are built for cp312 and the "
                 "local runtime and CI run 3.12; moving is a deliberate upgrade.",
             )
-        ack(
-            http.api,
-            "AwsSolutions-APIG4",
-            "Authorization happens in the functions: ingest checks the project's ingest key (or "
-            "Sentry key), the api verifies JWTs and API tokens; the routes are public by design.",
-        )
+        if http is not None:
+            ack(
+                http.api,
+                "AwsSolutions-APIG4",
+                "Authorization happens in the functions: ingest checks the project's ingest key "
+                "(or Sentry key), the api verifies JWTs and API tokens; the routes are public by "
+                "design.",
+            )
+        if database.instance is not None:
+            self._acknowledge_database(database.instance, ack)
         if web is None:
             return
         ack(
@@ -291,6 +338,38 @@ class LogSightStack(Stack):
                         "CDK's BucketDeployment grants: read the CDK asset bucket, write the "
                         "site bucket's objects, invalidate the placeholder in CloudFront.",
                     )
+
+    def _acknowledge_database(
+        self, instance: rds.DatabaseInstance, ack: Callable[[IConstruct, str, str], None]
+    ) -> None:
+        ack(
+            instance,
+            "AwsSolutions-RDS11",
+            "The default port: the instance is private (no public address, private subnets) "
+            "and admits only the functions' security group; another port hides nothing.",
+        )
+        # The generated secret (instance.secret is its target attachment).
+        ack(
+            instance.node.find_child("Secret"),
+            "AwsSolutions-SMG4",
+            "No rotation: the functions read the credentials once per execution environment, "
+            "so a rotated password would fail every new connection of a warm environment until "
+            "it is recycled; rotation is an operator's decision (docs/deploy.md).",
+        )
+        if not self.config.database_multi_az:
+            ack(
+                instance,
+                "AwsSolutions-RDS3",
+                "dev runs one instance to halve the cost; prod is Multi-AZ "
+                "(-c databaseMultiAz=true turns it on anywhere).",
+            )
+        if not self.config.retain_data:
+            ack(
+                instance,
+                "AwsSolutions-RDS10",
+                "dev is disposable: `cdk destroy` deletes its database; prod has deletion "
+                "protection and a final snapshot.",
+            )
 
 
 def role_statements(role: iam.Role) -> list[Any]:

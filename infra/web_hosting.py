@@ -1,11 +1,12 @@
 """S3 + CloudFront for the dashboard's static export, the same origin as ingest and the API.
 
-The bucket is private (origin access control); ``/api/*``, ``/.well-known/*``, ``/v1/*`` and
-prefixed Sentry DSN paths go to the HTTP API uncached with every viewer header but Host (API
-Gateway routes on its own host name) and CloudFront's headers, ``CloudFront-Viewer-Address``
-among them. To the API origin CloudFront also adds a generated secret header, which lets the
-api function tell a request that came through CloudFront (whose viewer address it may believe)
-from one sent straight to the API Gateway URL with a forged header.
+The bucket is private (origin access control); ``/api/*``, ``/.well-known/*``, ``/v1/*``,
+``/docs`` and prefixed Sentry DSN paths go to the HTTP API uncached with every viewer header but
+Host (API Gateway routes on its own host name) and CloudFront's headers,
+``CloudFront-Viewer-Address`` among them. To the API origin CloudFront also adds a generated
+secret header, which lets the api function tell a request that came through CloudFront (whose
+viewer address it may believe) from one sent straight to the API Gateway URL with a forged
+header.
 
 Until the dashboard ships, a placeholder page is deployed (the browser snippet, ``sdk/dist``, is
 uploaded with ``aws s3 cp``: see docs/deploy.md; it is not a synth input so the template stays
@@ -30,7 +31,15 @@ from infra.config import StageConfig
 CLOUDFRONT_SECRET_HEADER = "X-LogSight-CloudFront-Secret"  # noqa: S105 - a header name
 
 ROOT = Path(__file__).resolve().parents[1]
-API_PATH_PATTERNS = ("/api/*", "/.well-known/*", "/v1/*", "/*/api/*/envelope*", "/*/api/*/store*")
+# "/docs" (the api's redirect to /api/docs) too: without it the path falls to the bucket (403).
+API_PATH_PATTERNS = (
+    "/api/*",
+    "/.well-known/*",
+    "/v1/*",
+    "/docs",
+    "/*/api/*/envelope*",
+    "/*/api/*/store*",
+)
 
 
 class WebHosting(Construct):

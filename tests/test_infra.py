@@ -1,7 +1,9 @@
 """The CDK app, checked offline from every angle: assertions on the template, cfn-lint, cdk-nag
 (AwsSolutions; synth fails on any unacknowledged finding) and a snapshot with hashes masked.
 
-One synth per stage per session (jsii start-up and synth cost ~10 s each).
+One synth per variant per session (jsii start-up and synth cost ~10-15 s each; more on a busy
+machine, hence the module's own timeout): dev and prod with the stack's own RDS database, an
+external database, and LocalStack mode.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+# Session fixtures synthesize inside the first test that needs them.
+pytestmark = pytest.mark.timeout(900)
 
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
@@ -78,6 +83,17 @@ def prod(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 @pytest.fixture(scope="session")
 def localstack(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     return _synth(tmp_path_factory.mktemp("cdk-ls"), {"stage": "dev", "localstack": "true"})
+
+
+EXTERNAL_PORT = 34567  # Timescale Cloud services listen on ports like this one
+
+
+@pytest.fixture(scope="session")
+def external(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return _synth(
+        tmp_path_factory.mktemp("cdk-ext"),
+        {"stage": "prod", "database": "external", "databasePort": str(EXTERNAL_PORT)},
+    )
 
 
 def _walk(value: Any) -> Iterator[Any]:
@@ -167,11 +183,8 @@ def test_four_functions_and_the_deploy_step(dev: Synth) -> None:
         assert "LOGSIGHT_DATABASE_URL_SECRET_ARN" in env
         assert "LOGSIGHT_DATABASE_URL" not in env  # secrets only as ARNs
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "LogSight"
-    ingest = functions["logsight-dev-ingest"]
-    assert ingest["ReservedConcurrentExecutions"] == 50
-    # Those that publish (the scheduled function re-drives dead letters) reach the broker.
-    for name in ("ingest", "alerts"):
-        assert "VpcConfig" in functions[f"logsight-dev-{name}"]
+    # Those that publish (the scheduled function re-drives dead letters) get the broker's URL.
+    for name in ("ingest", "alerts", "deploy"):
         assert (
             "LOGSIGHT_AMQP_SECRET_ARN"
             in functions[f"logsight-dev-{name}"]["Environment"]["Variables"]
@@ -182,11 +195,9 @@ def test_four_functions_and_the_deploy_step(dev: Synth) -> None:
             "LOGSIGHT_AMQP_SECRET_ARN"
             not in functions[f"logsight-dev-{name}"]["Environment"]["Variables"]
         )
-        assert "VpcConfig" not in functions[f"logsight-dev-{name}"]
-    assert (
-        "LOGSIGHT_SIGNING_KEY_SECRET_ARN"
-        in functions["logsight-dev-api"]["Environment"]["Variables"]
-    )
+    api_env = functions["logsight-dev-api"]["Environment"]["Variables"]
+    assert "LOGSIGHT_SIGNING_KEY_SECRET_ARN" in api_env
+    assert api_env["LOGSIGHT_API_POOL_SIZE"] == "2"  # one request per environment at a time
     dev.template.has_resource_properties("Custom::LogSightDeploy", {"Shards": "2"})
 
 
@@ -254,6 +265,7 @@ def test_distribution_and_its_behaviours(dev: Synth) -> None:
         "/api/*",
         "/.well-known/*",
         "/v1/*",
+        "/docs",  # the api's redirect to /api/docs; the bucket would answer 403
         "/*/api/*/envelope*",
         "/*/api/*/store*",
     }
@@ -380,8 +392,6 @@ def test_encryption_at_rest(dev: Synth) -> None:
             }
         },
     )
-    (topic,) = dev.resources("AWS::SNS::Topic").values()
-    assert "alias/aws/sns" in json.dumps(topic["Properties"]["KmsMasterKeyId"])
     (broker,) = dev.resources("AWS::AmazonMQ::Broker").values()
     assert broker["Properties"]["EncryptionOptions"] == {"UseAwsOwnedKey": True}
     # Bucket policy denies plain HTTP.
@@ -390,13 +400,9 @@ def test_encryption_at_rest(dev: Synth) -> None:
 
 
 def test_removal_policies_by_stage(dev: Synth, prod: Synth) -> None:
-    for kind in ("AWS::S3::Bucket", "AWS::Logs::LogGroup"):
+    for kind in ("AWS::S3::Bucket", "AWS::Logs::LogGroup", "AWS::SecretsManager::Secret"):
         assert all(r.get("DeletionPolicy") == "Delete" for r in dev.resources(kind).values())
         assert all(r.get("DeletionPolicy") == "Retain" for r in prod.resources(kind).values())
-    signing = [
-        k for k in prod.resources("AWS::SecretsManager::Secret") if k.startswith("SigningKeys")
-    ]
-    assert prod.json["Resources"][signing[0]]["DeletionPolicy"] == "Retain"
     assert len(prod.resources("AWS::EC2::VPCEndpoint")) == 3  # S3 gateway, Secrets Manager, STS
 
 
@@ -415,10 +421,12 @@ def test_alarms(dev: Synth) -> None:
     dev.template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
 
 
-def test_cfn_lint_is_clean(dev: Synth, prod: Synth) -> None:
+def test_cfn_lint_is_clean(dev: Synth, prod: Synth, external: Synth, localstack: Synth) -> None:
     templates = [
         str(dev.outdir / "LogSight-dev.template.json"),
         str(prod.outdir / "LogSight-prod.template.json"),
+        str(external.outdir / "LogSight-prod.template.json"),
+        str(localstack.outdir / "LogSight-dev.template.json"),
     ]
     result = subprocess.run(
         [
@@ -435,18 +443,350 @@ def test_cfn_lint_is_clean(dev: Synth, prod: Synth) -> None:
 
 
 def test_localstack_mode(localstack: Synth) -> None:
+    from infra.config import host_architecture
+
+    # Paid LocalStack features are left out: the free plan's token deploys the rest.
     for kind in (
         "AWS::AmazonMQ::Broker",
         "AWS::Lambda::EventSourceMapping",
         "AWS::CloudFront::Distribution",
         "AWS::EC2::VPC",
+        "AWS::RDS::DBInstance",
+        "AWS::ApiGatewayV2::Api",
     ):
         assert not localstack.resources(kind), kind
     assert len(localstack.resources("AWS::Lambda::Url")) == 2
-    for fn in localstack.resources("AWS::Lambda::Function").values():
-        env = fn["Properties"].get("Environment", {}).get("Variables", {})
+    functions = _functions(localstack)
+    for name, fn in functions.items():
+        env = fn.get("Environment", {}).get("Variables", {})
         if "LOGSIGHT_AMQP_URL" in env:
             assert env["LOGSIGHT_AMQP_URL"].startswith("amqp://")
+        # The Docker host's architecture (x86_64 here): arm64 would need emulation.
+        assert fn["Architectures"] == [host_architecture()], name
+        # The database the compose file runs, from the secret its init script creates.
+        arn = json.dumps(env["LOGSIGHT_DATABASE_URL_SECRET_ARN"])
+        assert ":secret:logsight/dev/database-url" in arn
+    # DSNs point at ingest's function URL (what clients can reach without the HTTP API).
+    (ingest_url,) = [
+        k for k, u in localstack.resources("AWS::Lambda::Url").items() if "Ingest" in k
+    ]
+    api_env = functions["logsight-dev-api"]["Environment"]["Variables"]
+    assert api_env["LOGSIGHT_PUBLIC_URL"] == {"Fn::GetAtt": [ingest_url, "FunctionUrl"]}
+
+
+# --- Networking: the event source mapping's pollers, the functions, the database ------------
+
+
+def _security_groups(synth: Synth) -> dict[str, dict[str, Any]]:
+    return synth.resources("AWS::EC2::SecurityGroup")
+
+
+def _group(synth: Synth, prefix: str) -> str:
+    (logical,) = [k for k in _security_groups(synth) if k.startswith(prefix)]
+    return logical
+
+
+def _rules(synth: Synth, group: str, direction: str) -> list[dict[str, Any]]:
+    """Every ingress or egress rule of ``group``: inline and standalone resources alike."""
+    inline_key = "SecurityGroupIngress" if direction == "in" else "SecurityGroupEgress"
+    rules = list(synth.json["Resources"][group]["Properties"].get(inline_key, []))
+    kind = (
+        "AWS::EC2::SecurityGroupIngress" if direction == "in" else "AWS::EC2::SecurityGroupEgress"
+    )
+    for resource in synth.resources(kind).values():
+        props = resource["Properties"]
+        if props["GroupId"] == {"Fn::GetAtt": [group, "GroupId"]}:
+            rules.append(props)
+    return rules
+
+
+def _peer(rule: dict[str, Any]) -> str:
+    for key in ("CidrIp", "SourceSecurityGroupId", "DestinationSecurityGroupId"):
+        if key in rule:
+            value = rule[key]
+            return value if isinstance(value, str) else value["Fn::GetAtt"][0]
+    raise AssertionError(rule)
+
+
+def _ports(rule: dict[str, Any]) -> tuple[Any, ...]:
+    """(protocol, from, to); a port CloudFormation resolves is shown as its JSON."""
+    return tuple(
+        v if v is None or isinstance(v, int | str) else json.dumps(v, sort_keys=True)
+        for v in (rule["IpProtocol"], rule.get("FromPort"), rule.get("ToPort"))
+    )
+
+
+def test_the_brokers_group_lets_the_event_source_pollers_out(dev: Synth, prod: Synth) -> None:
+    """The mapping's pollers use ENIs in the broker's subnets with the broker's security groups;
+    AWS's Lambda guide for Amazon MQ asks for 443 out to anywhere (Lambda, STS, Secrets Manager)
+    and the broker port to and from those groups."""
+    for synth in (dev, prod):
+        broker_sg = _group(synth, "BrokerSecurityGroup")
+        functions_sg = _group(synth, "NetworkFunctionSecurityGroup")
+        (broker,) = synth.resources("AWS::AmazonMQ::Broker").values()
+        assert broker["Properties"]["SecurityGroups"] == [{"Fn::GetAtt": [broker_sg, "GroupId"]}]
+        egress = {(_peer(r), _ports(r)) for r in _rules(synth, broker_sg, "out")}
+        assert egress == {
+            ("0.0.0.0/0", ("tcp", 443, 443)),
+            (broker_sg, ("tcp", 5671, 5671)),
+        }
+        ingress = {(_peer(r), _ports(r)) for r in _rules(synth, broker_sg, "in")}
+        assert ingress == {
+            (broker_sg, ("tcp", 5671, 5671)),
+            (functions_sg, ("tcp", 5671, 5671)),
+        }
+        # 443 goes out through a NAT gateway from the broker's (private) subnets.
+        routes = synth.resources("AWS::EC2::Route")
+        for subnet in broker["Properties"]["SubnetIds"]:
+            (association,) = [
+                a["Properties"]
+                for a in synth.resources("AWS::EC2::SubnetRouteTableAssociation").values()
+                if a["Properties"]["SubnetId"] == subnet
+            ]
+            table = association["RouteTableId"]
+            assert any(
+                r["Properties"]["RouteTableId"] == table and "NatGatewayId" in r["Properties"]
+                for r in routes.values()
+            ), subnet
+
+
+def test_every_function_runs_in_the_vpc_and_reaches_the_database_privately(
+    dev: Synth, prod: Synth
+) -> None:
+    for synth in (dev, prod):
+        functions_sg = _group(synth, "NetworkFunctionSecurityGroup")
+        webhook_sg = _group(synth, "NetworkWebhookSecurityGroup")
+        database_sg = _group(synth, "DatabaseSecurityGroup")
+        broker_sg = _group(synth, "BrokerSecurityGroup")
+        (instance_logical,) = synth.resources("AWS::RDS::DBInstance")
+        private = {
+            k for k in synth.resources("AWS::EC2::Subnet") if k.startswith("NetworkVpcprivate")
+        }
+        for name, props in _functions(synth).items():
+            vpc = props["VpcConfig"]
+            assert {s["Ref"] for s in vpc["SubnetIds"]} == private, name
+            groups = [g["Fn::GetAtt"][0] for g in vpc["SecurityGroupIds"]]
+            # Only the scheduled function may go anywhere: webhooks on any port via the NAT.
+            expected = [functions_sg, webhook_sg] if name.endswith("-alerts") else [functions_sg]
+            assert groups == expected, name
+        egress = {(_peer(r), _ports(r)) for r in _rules(synth, functions_sg, "out")}
+        db_port = {"Fn::GetAtt": [instance_logical, "Endpoint.Port"]}
+        port = json.dumps(db_port, sort_keys=True)
+        assert egress == {
+            ("0.0.0.0/0", ("tcp", 443, 443)),  # AWS APIs, identity providers' key sets
+            (broker_sg, ("tcp", 5671, 5671)),
+            (database_sg, ("tcp", port, port)),
+        }
+        # The database admits the functions and nothing else, and sends nothing.
+        ingress = _rules(synth, database_sg, "in")
+        assert [(_peer(r), r["FromPort"]) for r in ingress] == [(functions_sg, db_port)]
+        (placeholder,) = _rules(synth, database_sg, "out")
+        assert placeholder["CidrIp"] == "255.255.255.255/32"  # CDK's "no egress" rule
+        (webhooks,) = _rules(synth, webhook_sg, "out")
+        assert webhooks == {
+            "CidrIp": "0.0.0.0/0",
+            "Description": "Allow all outbound traffic by default",
+            "IpProtocol": "-1",
+        }
+
+
+def _functions(synth: Synth) -> dict[str, dict[str, Any]]:
+    return {
+        f["Properties"]["FunctionName"]: f["Properties"]
+        for f in synth.resources("AWS::Lambda::Function").values()
+        if "FunctionName" in f["Properties"]
+    }
+
+
+def test_the_stack_creates_its_database(dev: Synth, prod: Synth) -> None:
+    for synth, stage in ((dev, "dev"), (prod, "prod")):
+        (instance,) = synth.resources("AWS::RDS::DBInstance").values()
+        props = instance["Properties"]
+        assert props["Engine"] == "postgres"
+        assert props["EngineVersion"].startswith("17.")
+        assert props["StorageEncrypted"] is True
+        assert props["PubliclyAccessible"] is False
+        assert props["BackupRetentionPeriod"] >= 7
+        assert props["AutoMinorVersionUpgrade"] is True
+        assert props["CACertificateIdentifier"] == "rds-ca-rsa2048-g1"
+        assert props["DBName"] == "logsight"
+        password = json.dumps(props["MasterUserPassword"])
+        assert "{{resolve:secretsmanager:" in password  # generated, never in the template
+        (group,) = synth.resources("AWS::RDS::DBSubnetGroup").values()
+        private = {
+            k for k in synth.resources("AWS::EC2::Subnet") if k.startswith("NetworkVpcprivate")
+        }
+        assert {s["Ref"] for s in group["Properties"]["SubnetIds"]} == private
+        (parameters,) = synth.resources("AWS::RDS::DBParameterGroup").values()
+        assert parameters["Properties"]["Parameters"] == {"rds.force_ssl": "1"}
+        # Every function reads the generated credentials (host, port, username, password,
+        # dbname), through the attachment that adds the instance's address to them.
+        (attachment,) = synth.resources("AWS::SecretsManager::SecretTargetAttachment")
+        for name, fn in _functions(synth).items():
+            env = fn["Environment"]["Variables"]
+            assert env["LOGSIGHT_DATABASE_URL_SECRET_ARN"] == {"Ref": attachment}, name
+        if stage == "dev":
+            assert props["DBInstanceClass"] == "db.t4g.micro"
+            assert props["MultiAZ"] is False
+            assert props["DeletionProtection"] is False
+            assert instance["DeletionPolicy"] == "Delete"
+        else:
+            assert props["MultiAZ"] is True
+            assert props["DeletionProtection"] is True
+            assert instance["DeletionPolicy"] == "Snapshot"
+            assert instance["UpdateReplacePolicy"] == "Snapshot"
+    # The deploy step migrates it: only once it exists and the way to it is open.
+    for synth in (dev, prod):
+        (step,) = synth.resources("Custom::LogSightDeploy").values()
+        after = set(step["DependsOn"])
+        (instance_logical,) = synth.resources("AWS::RDS::DBInstance")
+        assert instance_logical in after
+        for kind in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
+            assert set(synth.resources(kind)) <= after, kind
+
+
+def test_an_external_database(external: Synth) -> None:
+    assert not external.resources("AWS::RDS::DBInstance")
+    functions_sg = _group(external, "NetworkFunctionSecurityGroup")
+    egress = {(_peer(r), _ports(r)) for r in _rules(external, functions_sg, "out")}
+    assert ("0.0.0.0/0", ("tcp", EXTERNAL_PORT, EXTERNAL_PORT)) in egress
+    for name, fn in _functions(external).items():
+        assert "VpcConfig" in fn, name
+        arn = json.dumps(fn["Environment"]["Variables"]["LOGSIGHT_DATABASE_URL_SECRET_ARN"])
+        assert ":secret:logsight/prod/database-url" in arn, name
+
+
+def test_no_reserved_concurrency_unless_asked(dev: Synth, prod: Synth) -> None:
+    for synth in (dev, prod):
+        for name, fn in _functions(synth).items():
+            assert "ReservedConcurrentExecutions" not in fn, name
+
+
+def test_impossible_reservations_are_refused_at_synth_time() -> None:
+    import aws_cdk as cdk
+
+    from infra.config import ConfigError, load_config
+
+    def config(**context: str) -> Any:
+        return load_config(cdk.App(context={"stage": "dev", **context}).node)
+
+    assert config().ingest_reserved_concurrency == 0
+    assert config(ingestReservedConcurrency="200").ingest_reserved_concurrency == 200
+    for quota, reserved in (("10", "5"), ("50", "5"), ("1000", "901")):
+        with pytest.raises(ConfigError, match="Lambda keeps 100") as refused:
+            config(ingestReservedConcurrency=reserved, lambdaConcurrencyQuota=quota)
+        assert f"quota is {quota}" in str(refused.value)
+    with pytest.raises(ConfigError, match="0 \\(no reservation\\)"):
+        config(ingestReservedConcurrency="-1")
+    with pytest.raises(ConfigError, match="database="):
+        config(database="aurora")
+    with pytest.raises(ConfigError, match="at least two zones"):
+        config(availabilityZones="eu-west-1a")
+
+
+def test_a_reservation_when_asked_for() -> None:
+    """A unit of the functions construct: the reservation reaches ingest and nothing else."""
+    import dataclasses
+
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from infra.config import STAGES
+    from infra.functions import Functions
+
+    stack = cdk.Stack(cdk.App())
+    config = dataclasses.replace(STAGES["dev"], ingest_reserved_concurrency=200)
+    Functions(
+        stack,
+        "Functions",
+        config=config,
+        environment={},
+        vpc=None,
+        subnets=None,
+        security_group=None,
+    )
+    functions = Template.from_stack(stack).find_resources("AWS::Lambda::Function")
+    reserved = {
+        p["Properties"]["FunctionName"]: p["Properties"].get("ReservedConcurrentExecutions")
+        for p in functions.values()
+    }
+    assert reserved.pop("logsight-dev-ingest") == 200
+    assert set(reserved.values()) == {None}
+
+
+def test_two_availability_zones_unless_named(dev: Synth, prod: Synth) -> None:
+    import dataclasses
+
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from infra.config import STAGES
+    from infra.network import Network
+
+    for synth in (dev, prod):
+        zones = {
+            json.dumps(s["Properties"]["AvailabilityZone"])
+            for k, s in synth.resources("AWS::EC2::Subnet").items()
+            if k.startswith("NetworkVpcprivate")
+        }
+        assert zones == {json.dumps({"Fn::Select": [i, {"Fn::GetAZs": ""}]}) for i in (0, 1)}
+    assert len(prod.resources("AWS::EC2::NatGateway")) == 2  # one per zone
+    assert len(dev.resources("AWS::EC2::NatGateway")) == 1
+    # Three zones need their names (the stack is environment-agnostic).
+    stack = cdk.Stack(cdk.App())
+    config = dataclasses.replace(
+        STAGES["prod"], availability_zones="eu-west-1a,eu-west-1b,eu-west-1c", nat_gateways=3
+    )
+    Network(stack, "Network", config=config)
+    subnets = Template.from_stack(stack).find_resources("AWS::EC2::Subnet")
+    assert sorted(
+        s["Properties"]["AvailabilityZone"] for k, s in subnets.items() if "private" in k
+    ) == ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+
+
+def test_alarm_notifications_can_be_encrypted_and_delivered(dev: Synth, prod: Synth) -> None:
+    for synth in (dev, prod):
+        (topic,) = synth.resources("AWS::SNS::Topic").values()
+        ((key_logical, key),) = synth.resources("AWS::KMS::Key").items()
+        assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_logical, "Arn"]}
+        assert "alias/aws/sns" not in json.dumps(synth.json)
+        assert key["Properties"]["EnableKeyRotation"] is True
+        statements = key["Properties"]["KeyPolicy"]["Statement"]
+        cloudwatch = [
+            s for s in statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+        ]
+        assert len(cloudwatch) == 1
+        assert sorted(cloudwatch[0]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+        assert cloudwatch[0]["Effect"] == "Allow"
+        (policy,) = synth.resources("AWS::SNS::TopicPolicy").values()
+        publish = [
+            s
+            for s in policy["Properties"]["PolicyDocument"]["Statement"]
+            if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+        ]
+        assert publish and publish[0]["Action"] == "sns:Publish"
+        actions = {
+            a["Properties"]["AlarmName"]: a["Properties"]["AlarmActions"]
+            for a in synth.resources("AWS::CloudWatch::Alarm").values()
+        }
+        (topic_logical,) = synth.resources("AWS::SNS::Topic")
+        assert all(v == [{"Ref": topic_logical}] for v in actions.values()), actions
+
+
+def test_log_groups_have_generated_names(dev: Synth, prod: Synth) -> None:
+    """A prod group is retained when a failed first deploy rolls back; a fixed name would make
+    the retry fail with "already exists"."""
+    for synth in (dev, prod):
+        groups = synth.resources("AWS::Logs::LogGroup")
+        assert all("LogGroupName" not in g["Properties"] for g in groups.values())
+        for name, fn in _functions(synth).items():
+            log_group = fn["LoggingConfig"]["LogGroup"]["Ref"]
+            assert log_group in groups, name
+            assert log_group.startswith("Functions" + name.rsplit("-", 1)[1].title()), name
+        outputs = synth.json["Outputs"]
+        assert outputs["DeployLogGroup"]["Value"] == {
+            "Ref": next(k for k in groups if k.startswith("FunctionsDeployLogs"))
+        }
 
 
 _HASH = re.compile(r"[0-9a-f]{64}")
@@ -481,6 +821,14 @@ def test_localstack_compose_file() -> None:
     env = services["localstack"]["environment"]
     assert env["LAMBDA_DOCKER_NETWORK"] == compose["networks"]["logsight"]["name"]
     assert all(s.get("healthcheck") for name, s in services.items() if name != "localstack")
+    # LocalStack's images start only with an auth token (since 2026-03-23): compose refuses
+    # to start without one and says why.
+    token = env["LOCALSTACK_AUTH_TOKEN"]
+    assert token.startswith("${LOCALSTACK_AUTH_TOKEN:?") and "docs/deploy.md" in token
+    # Every service the LocalStack template uses is started, and no paid one is relied on.
+    started = set(env["SERVICES"].split(","))
+    assert {"lambda", "iam", "secretsmanager", "cloudformation", "kms", "sns"} <= started
+    assert not started & {"mq", "rds", "apigatewayv2", "cloudfront", "ec2"}
     init = ROOT / "localstack" / "init" / "ready.d" / "10-logsight-secrets.sh"
     assert os.access(init, os.X_OK)
     assert "logsight/dev/database-url" in init.read_text()

@@ -7,6 +7,10 @@ does nothing: tearing down the stack must never drop data in the external databa
 
 Written against the raw custom resource protocol (a PUT to the pre-signed ResponseURL) rather
 than the CDK Provider framework, which would add a Node.js function and a state machine.
+
+A database that cannot be reached fails the deployment within seconds, with a reason saying
+where it tried and what to check, rather than hanging until the function times out and
+CloudFormation gives up an hour later.
 """
 
 from __future__ import annotations
@@ -16,7 +20,14 @@ import logging
 import urllib.request
 from typing import Any
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
 from logsight.config import get_settings
+
+# Per connection attempt (libpq's connect_timeout); RDS and a NAT-ed external database answer
+# in well under a second when reachable.
+CONNECT_TIMEOUT_SECONDS = 15
 
 log = logging.getLogger()
 log.setLevel(logging.INFO)
@@ -46,14 +57,43 @@ def _respond(
         response.read()
 
 
+class DeployError(RuntimeError):
+    """A failure worth its own words in CloudFormation's event list."""
+
+
+def reachable_database(url: str, timeout: int = CONNECT_TIMEOUT_SECONDS) -> str:
+    """``url`` as a conninfo string bounded by ``timeout`` seconds per connection attempt, once
+    a connection to it succeeded; else DeployError naming the host (never the password)."""
+    conninfo = make_conninfo(url, connect_timeout=timeout)
+    target = conninfo_to_dict(conninfo)
+    where = f"{target.get('host', 'localhost')}:{target.get('port', 5432)}"
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DeployError(
+            f"cannot connect to the database at {where} (database "
+            f"{target.get('dbname', '?')}, {timeout} s per attempt): {detail}. Check the "
+            "database secret, that the database is running, and the path to it: security "
+            "groups and, for an external database, its allow-list, peering or TLS settings "
+            "(docs/deploy.md)."
+        ) from exc
+    return conninfo
+
+
 def deploy() -> dict[str, Any]:
     from logsight.queue.topology import ensure_topology
     from logsight.storage.migrate import migrate
 
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except Exception as exc:
+        raise DeployError(f"reading the settings and their secrets failed: {exc}") from exc
     if not settings.database_url:
-        raise RuntimeError("the database URL secret is not set")
-    applied = migrate(settings.database_url, timescale=settings.timescale)
+        raise DeployError("the database URL secret is not set")
+    conninfo = reachable_database(settings.database_url)
+    applied = migrate(conninfo, timescale=settings.timescale)
     queues = ensure_topology(settings)
     return {"MigrationsApplied": len(applied), "Queues": ",".join(queues)}
 
