@@ -61,9 +61,10 @@ class DeployError(RuntimeError):
     """A failure worth its own words in CloudFormation's event list."""
 
 
-def reachable_database(url: str, timeout: int = CONNECT_TIMEOUT_SECONDS) -> str:
+def reachable_database(url: str, timeout: int | None = None) -> str:
     """``url`` as a conninfo string bounded by ``timeout`` seconds per connection attempt, once
     a connection to it succeeded; else DeployError naming the host (never the password)."""
+    timeout = timeout or CONNECT_TIMEOUT_SECONDS
     conninfo = make_conninfo(url, connect_timeout=timeout)
     target = conninfo_to_dict(conninfo)
     where = f"{target.get('host', 'localhost')}:{target.get('port', 5432)}"
