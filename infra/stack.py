@@ -40,6 +40,15 @@ class LogSightStack(Stack):
             secret_string_value=SecretValue.unsafe_plain_text("{}"),
             removal_policy=removal,
         )
+        # The deploy step writes the first administrator's generated password here (built-in
+        # accounts): the database is private, so it cannot be created from outside.
+        first_admin = secretsmanager.Secret(
+            self,
+            "FirstAdmin",
+            description="LogSight: the first administrator's e-mail and generated password",
+            secret_string_value=SecretValue.unsafe_plain_text("{}"),
+            removal_policy=removal,
+        )
         notifications = secretsmanager.Secret(
             self,
             "Notifications",
@@ -105,6 +114,11 @@ class LogSightStack(Stack):
                 fns[name].add_environment(key, value)
         for key, value in auth_environment.items():
             fns["api"].add_environment(key, value)
+        fns["deploy"].add_environment(
+            "LOGSIGHT_BUILTIN_AUTH", auth_environment["LOGSIGHT_BUILTIN_AUTH"]
+        )
+        fns["deploy"].add_environment("LOGSIGHT_FIRST_ADMIN_SECRET_ARN", first_admin.secret_arn)
+        first_admin.grant_write(roles["deploy"])
 
         # Least privilege, per function.
         for name in fns:
@@ -191,6 +205,12 @@ class LogSightStack(Stack):
         )
 
         CfnOutput(self, "PublicUrl", value=public_url, description="Snippet, DSNs, dashboard")
+        CfnOutput(
+            self,
+            "FirstAdminSecretArn",
+            value=first_admin.secret_arn,
+            description="The first administrator's e-mail and password (built-in accounts)",
+        )
         if http is not None:
             CfnOutput(self, "HttpApiUrl", value=http.endpoint)
         CfnOutput(
@@ -217,6 +237,7 @@ class LogSightStack(Stack):
             self._acknowledge(
                 secrets=[
                     signing_keys,
+                    first_admin,
                     notifications,
                     *([broker.secret] if broker else []),
                     *([web.origin_secret] if web else []),
@@ -252,7 +273,8 @@ class LogSightStack(Stack):
                 "AwsSolutions-SMG4",
                 "No Secrets Manager rotation: the broker password is the broker user's (rotating "
                 "it needs a broker update and a restart of the mappings); the signing key ring "
-                "is rotated by the api itself (LOGSIGHT_SIGNING_KEY_ROTATION_DAYS); alert "
+                "is rotated by the api itself (LOGSIGHT_SIGNING_KEY_ROTATION_DAYS); the first "
+                "administrator's password is changed by signing in; alert "
                 "channels are rotated by their owners; the CloudFront origin secret is "
                 "resolved into the distribution at deploy time, so it changes with a deploy "
                 "(docs/deploy.md).",

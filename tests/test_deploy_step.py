@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import psycopg
 import pytest
 
 from infra.runtime import logsight_deploy
@@ -22,7 +23,7 @@ from tests.conftest import create_database, create_vhost, delete_vhost, drop_dat
 class _Responses(BaseHTTPRequestHandler):
     received: list[dict[str, Any]]
 
-    def do_PUT(self) -> None:  # noqa: N802 - http.server's naming
+    def do_PUT(self) -> None:
         length = int(self.headers["content-length"])
         self.received.append(json.loads(self.rfile.read(length)))
         self.send_response(200)
@@ -91,7 +92,7 @@ def test_an_unreachable_database_fails_the_deploy_in_seconds_with_its_reason(
     (response,) = received
     assert response["Status"] == "FAILED"
     reason = response["Reason"]
-    port = silent_database.rsplit(":", 1)[1].split("/")[0]
+    port = silent_database.rsplit(":", 1)[1].split("/", maxsplit=1)[0]
     assert reason.startswith("DeployError: cannot connect to the database at 127.0.0.1:")
     assert f"127.0.0.1:{port} (database logsight, 2 s per attempt)" in reason
     assert "security groups" in reason
@@ -104,31 +105,84 @@ def test_a_missing_database_url_says_so(
     environment: pytest.MonkeyPatch, response_url: tuple[str, list[dict[str, Any]]]
 ) -> None:
     url, received = response_url
-    environment.delenv("LOGSIGHT_DATABASE_URL")
-    environment.delenv("LOGSIGHT_DATABASE_URL_SECRET_ARN")
+    environment.delenv("LOGSIGHT_DATABASE_URL", raising=False)
+    environment.delenv("LOGSIGHT_DATABASE_URL_SECRET_ARN", raising=False)
     logsight_deploy.handler(_event(url), None)
     (response,) = received
     assert response["Status"] == "FAILED"
     assert response["Reason"] == "DeployError: the database URL secret is not set"
 
 
-def test_the_step_migrates_and_declares_the_topology(
-    environment: pytest.MonkeyPatch, response_url: tuple[str, list[dict[str, Any]]]
-) -> None:
-    url, received = response_url
+@pytest.fixture
+def secrets(environment: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Secrets Manager (moto): the deploy step writes the first administrator's password."""
+    boto3 = pytest.importorskip("boto3")
+    moto = pytest.importorskip("moto")
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        environment.setenv(key, "testing")
+    environment.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    with moto.mock_aws():
+        yield boto3.client("secretsmanager", region_name="eu-west-1")
+
+
+@pytest.fixture
+def stack_services(environment: pytest.MonkeyPatch) -> Iterator[str]:
     database, broker = create_database("logsight_deploy"), create_vhost("logsight-deploy")
+    environment.setenv("LOGSIGHT_DATABASE_URL", database)
+    environment.setenv("LOGSIGHT_AMQP_URL", broker)
+    environment.setenv("LOGSIGHT_SHARDS", "2")
     try:
-        environment.setenv("LOGSIGHT_DATABASE_URL", database)
-        environment.setenv("LOGSIGHT_AMQP_URL", broker)
-        environment.setenv("LOGSIGHT_SHARDS", "2")
-        logsight_deploy.handler(_event(url), None)
-        logsight_deploy.handler(_event(url, "Update"), None)  # again: nothing left to do
+        yield database
     finally:
         drop_database(database)
         delete_vhost(broker)
+
+
+def _admins(database: str) -> list[str]:
+    with psycopg.connect(database) as conn:
+        rows = conn.execute("SELECT email FROM users WHERE password_hash IS NOT NULL").fetchall()
+    return [r[0] for r in rows]
+
+
+def test_the_step_migrates_declares_the_topology_and_makes_the_first_admin(
+    environment: pytest.MonkeyPatch,
+    stack_services: str,
+    secrets: Any,
+    response_url: tuple[str, list[dict[str, Any]]],
+) -> None:
+    url, received = response_url
+    arn = secrets.create_secret(Name="LogSight-dev/FirstAdmin", SecretString="{}")["ARN"]
+    environment.setenv("LOGSIGHT_FIRST_ADMIN_SECRET_ARN", arn)
+    logsight_deploy.handler(_event(url), None)
+    written = secrets.get_secret_value(SecretId=arn)["SecretString"]
+    logsight_deploy.handler(_event(url, "Update"), None)  # again: nothing left to do
     first, second = received
     assert first["Status"] == "SUCCESS", first["Reason"]
     assert first["Data"]["MigrationsApplied"] > 0
     assert "logsight.events.0" in first["Data"]["Queues"]
-    assert second["Status"] == "SUCCESS"
+    assert first["Data"]["FirstAdminCreated"] == "true"
+    assert second["Status"] == "SUCCESS", second["Reason"]
     assert second["Data"]["MigrationsApplied"] == 0
+    assert second["Data"]["FirstAdminCreated"] == "false"
+    # The private database's first account, and its password where the operator can read it.
+    admin = json.loads(written)
+    assert _admins(stack_services) == [admin["email"]] == ["admin@localhost"]
+    assert len(admin["password"]) >= 20
+    assert secrets.get_secret_value(SecretId=arn)["SecretString"] == written  # kept
+
+
+def test_no_administrator_without_its_password_in_the_secret(
+    environment: pytest.MonkeyPatch,
+    stack_services: str,
+    secrets: Any,
+    response_url: tuple[str, list[dict[str, Any]]],
+) -> None:
+    url, received = response_url
+    missing = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:gone-AbCdEf"
+    environment.setenv("LOGSIGHT_FIRST_ADMIN_SECRET_ARN", missing)
+    logsight_deploy.handler(_event(url), None)
+    (response,) = received
+    assert response["Status"] == "FAILED"
+    assert "ResourceNotFoundException" in response["Reason"]
+    # Nobody could ever log in with that account: it was not kept, the next deploy makes it.
+    assert _admins(stack_services) == []

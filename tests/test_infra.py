@@ -198,6 +198,22 @@ def test_four_functions_and_the_deploy_step(dev: Synth) -> None:
     api_env = functions["logsight-dev-api"]["Environment"]["Variables"]
     assert "LOGSIGHT_SIGNING_KEY_SECRET_ARN" in api_env
     assert api_env["LOGSIGHT_API_POOL_SIZE"] == "2"  # one request per environment at a time
+    # The deploy step writes the first administrator's password where the operator reads it
+    # (the database is private); only it may write there.
+    deploy_env = functions["logsight-dev-deploy"]["Environment"]["Variables"]
+    (first_admin,) = [
+        k for k in dev.resources("AWS::SecretsManager::Secret") if k.startswith("FirstAdmin")
+    ]
+    assert deploy_env["LOGSIGHT_FIRST_ADMIN_SECRET_ARN"] == {"Ref": first_admin}
+    assert deploy_env["LOGSIGHT_BUILTIN_AUTH"] == "true"
+    writers = {
+        logical
+        for logical, statement in _statements(dev)
+        if "secretsmanager:PutSecretValue" in json.dumps(statement["Action"])
+        and {"Ref": first_admin} in _as_list(statement["Resource"])
+    }
+    assert writers and all(w.startswith("FunctionsDeployRole") for w in writers)
+    assert dev.json["Outputs"]["FirstAdminSecretArn"]["Value"] == {"Ref": first_admin}
     dev.template.has_resource_properties("Custom::LogSightDeploy", {"Shards": "2"})
 
 
@@ -340,6 +356,10 @@ def test_the_api_believes_viewer_addresses_only_through_cloudfront(
     for fn in localstack.resources("AWS::Lambda::Function").values():
         env = fn["Properties"].get("Environment", {}).get("Variables", {})
         assert "LOGSIGHT_CLOUDFRONT_SECRET_ARN" not in env
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def _statements(synth: Synth) -> list[tuple[str, dict[str, Any]]]:

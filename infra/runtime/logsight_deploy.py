@@ -1,9 +1,11 @@
-"""CloudFormation custom resource: database migrations and the broker topology, on every deploy.
+"""CloudFormation custom resource: database migrations, the broker topology and (once) the first
+administrator, on every deploy.
 
-Both steps are idempotent (migrations are recorded and serialized by an advisory lock; queue
-declarations with the same arguments are no-ops), so running them on each Create and Update is
-safe, and the stack passes the asset hash as a property so new code triggers an Update. Delete
-does nothing: tearing down the stack must never drop data in the external database.
+All steps are idempotent (migrations are recorded and serialized by an advisory lock; queue
+declarations with the same arguments are no-ops; the administrator is created only while no
+user has a password), so running them on each Create and Update is safe, and the stack passes
+the asset hash as a property so new code triggers an Update. Delete does nothing: tearing down
+the stack must never drop data (the database's own removal policy decides about it).
 
 Written against the raw custom resource protocol (a PUT to the pre-signed ResponseURL) rather
 than the CDK Provider framework, which would add a Node.js function and a state machine.
@@ -23,7 +25,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from logsight.config import get_settings
+from logsight.config import Settings, get_settings
 
 # Per connection attempt (libpq's connect_timeout); RDS and a NAT-ed external database answer
 # in well under a second when reachable.
@@ -83,6 +85,29 @@ def reachable_database(url: str, timeout: int | None = None) -> str:
     return conninfo
 
 
+def first_admin(conninfo: str, settings: Settings) -> bool:
+    """With built-in accounts and no user yet, create the first administrator and put its
+    generated password in the stack's secret: the database is private, so nobody could run
+    ``logsight user create`` against it. The account is committed only once the secret holds
+    the password, so a failed write leaves the next deploy to try again."""
+    if not settings.builtin_auth or not settings.first_admin_secret_arn:
+        return False
+    import boto3  # the Lambda runtime's
+
+    from logsight.auth.bootstrap import ensure_first_admin
+
+    with psycopg.connect(conninfo, autocommit=True) as conn, conn.transaction():
+        created = ensure_first_admin(conn, settings)
+        if created is None:
+            return False
+        email, password = created
+        boto3.client("secretsmanager").put_secret_value(
+            SecretId=settings.first_admin_secret_arn,
+            SecretString=json.dumps({"email": email, "password": password}),
+        )
+    return True
+
+
 def deploy() -> dict[str, Any]:
     from logsight.queue.topology import ensure_topology
     from logsight.storage.migrate import migrate
@@ -96,7 +121,12 @@ def deploy() -> dict[str, Any]:
     conninfo = reachable_database(settings.database_url)
     applied = migrate(conninfo, timescale=settings.timescale)
     queues = ensure_topology(settings)
-    return {"MigrationsApplied": len(applied), "Queues": ",".join(queues)}
+    admin = first_admin(conninfo, settings)
+    return {
+        "MigrationsApplied": len(applied),
+        "Queues": ",".join(queues),
+        "FirstAdminCreated": str(admin).lower(),
+    }
 
 
 def handler(event: dict[str, Any], context: Any) -> None:

@@ -25,7 +25,8 @@ class Settings(BaseSettings):
     )
     database_url_secret_arn: str | None = Field(
         default=None,
-        description="Secrets Manager secret holding the database URL (AWS); fills DATABASE_URL.",
+        description="Secrets Manager secret holding the database URL, or RDS's JSON credentials "
+        "(AWS); fills DATABASE_URL.",
     )
     amqp_secret_arn: str | None = Field(
         default=None,
@@ -225,6 +226,11 @@ class Settings(BaseSettings):
     signing_key_secret_arn: str | None = Field(
         default=None,
         description="Secrets Manager secret holding the signing keys (AWS); else DATA_DIR/keys.",
+    )
+    first_admin_secret_arn: str | None = Field(
+        default=None,
+        description="Secrets Manager secret the AWS deploy step writes the first administrator's "
+        "generated password to, when it creates that account.",
     )
     signing_key_rotation_days: int = Field(
         default=90, ge=1, description="Age at which the built-in issuer rotates its signing key."
