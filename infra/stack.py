@@ -32,29 +32,27 @@ class LogSightStack(Stack):
         self.config = config
         removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
 
-        # The api keeps its key ring here and starts from an empty one ("{}": not a secret).
-        signing_keys = secretsmanager.Secret(
-            self,
-            "SigningKeys",
-            description="LogSight built-in issuer's JWT signing keys (managed by the api)",
-            secret_string_value=SecretValue.unsafe_plain_text("{}"),
-            removal_policy=removal,
+        def empty_secret(id: str, description: str) -> secretsmanager.Secret:
+            # Filled later by the functions or the operator; "{}" is not a secret.
+            return secretsmanager.Secret(
+                self,
+                id,
+                description=description,
+                secret_string_value=SecretValue.unsafe_plain_text("{}"),
+                removal_policy=removal,
+            )
+
+        # The api keeps its key ring here and starts from an empty one.
+        signing_keys = empty_secret(
+            "SigningKeys", "LogSight built-in issuer's JWT signing keys (managed by the api)"
         )
         # The deploy step writes the first administrator's generated password here (built-in
         # accounts): the database is private, so it cannot be created from outside.
-        first_admin = secretsmanager.Secret(
-            self,
-            "FirstAdmin",
-            description="LogSight: the first administrator's e-mail and generated password",
-            secret_string_value=SecretValue.unsafe_plain_text("{}"),
-            removal_policy=removal,
+        first_admin = empty_secret(
+            "FirstAdmin", "LogSight: the first administrator's e-mail and generated password"
         )
-        notifications = secretsmanager.Secret(
-            self,
-            "Notifications",
-            description="LogSight alert channels: Slack/webhook URLs, PagerDuty keys (JSON)",
-            secret_string_value=SecretValue.unsafe_plain_text("{}"),
-            removal_policy=removal,
+        notifications = empty_secret(
+            "Notifications", "LogSight alert channels: Slack/webhook URLs, PagerDuty keys (JSON)"
         )
 
         network = None if config.localstack else Network(self, "Network", config=config)
