@@ -1,11 +1,19 @@
-"""Shared fixtures: every run gets its own PostgreSQL database and RabbitMQ vhost."""
+"""Shared fixtures: every run gets its own PostgreSQL database and RabbitMQ vhost.
+
+The PostgreSQL server and the storage layout come from the environment (README, "Development"):
+``LOGSIGHT_TEST_DATABASE_URL`` (a URL of the server's maintenance database, whose role may create
+databases) and ``LOGSIGHT_TEST_TIMESCALE`` (``off``: plain PostgreSQL, the default; ``on``:
+TimescaleDB, which the server must have installed and preloaded).
+"""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import amqp
 import psycopg
@@ -15,23 +23,73 @@ from logsight.config import Settings
 from logsight.queue.connection import close_quietly, connect
 from logsight.queue.topology import ensure_topology
 from logsight.storage.migrate import migrate
+from logsight.storage.mode import StorageMode, timescale_available, timescale_preloaded
 from logsight.storage.projects import CreatedProject, create_project
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_ADMIN_URL = os.environ.get(
+    "LOGSIGHT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+# The layout of every database the tests migrate on that server: the value of
+# LOGSIGHT_TIMESCALE they pass to migrate().
+TEST_TIMESCALE = os.environ.get("LOGSIGHT_TEST_TIMESCALE", "off")
+TEST_LAYOUT = StorageMode.TIMESCALE if TEST_TIMESCALE == "on" else StorageMode.POSTGRES
 AMQP_BASE = "amqp://guest:guest@127.0.0.1:5672"
+_CONNECT_TIMEOUT = 10
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse at once a layout the server cannot give, rather than failing test by test."""
+    if TEST_TIMESCALE not in ("on", "off"):
+        pytest.exit(f"LOGSIGHT_TEST_TIMESCALE must be on or off, not {TEST_TIMESCALE!r}", 4)
+    if TEST_TIMESCALE == "off":
+        return
+    parts = urlsplit(PG_ADMIN_URL)
+    server = f"the PostgreSQL server at {parts.hostname or 'localhost'}:{parts.port or 5432}"
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=_CONNECT_TIMEOUT) as conn:
+            available = timescale_available(conn)
+            preloaded = timescale_preloaded(conn)
+    except psycopg.Error as exc:
+        pytest.exit(f"LOGSIGHT_TEST_TIMESCALE=on: cannot reach {server}: {exc}", 4)
+    if not available:
+        pytest.exit(
+            f"LOGSIGHT_TEST_TIMESCALE=on but {server} has no timescaledb extension: point "
+            "LOGSIGHT_TEST_DATABASE_URL at a TimescaleDB server, or set LOGSIGHT_TEST_TIMESCALE=off",
+            4,
+        )
+    if preloaded is False:
+        pytest.exit(
+            f"LOGSIGHT_TEST_TIMESCALE=on but {server} does not preload timescaledb "
+            "(shared_preload_libraries)",
+            4,
+        )
+
+
+def database_url_for(name: str) -> str:
+    """The URL of database ``name`` on the test server."""
+    return urlunsplit(urlsplit(PG_ADMIN_URL)._replace(path=f"/{name}"))
 
 
 def create_database(prefix: str = "logsight_test") -> str:
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=_CONNECT_TIMEOUT) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
-    return f"postgresql://postgres@127.0.0.1:5432/{name}"
+    return database_url_for(name)
 
 
 def drop_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+    name = urlsplit(url).path.lstrip("/")
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=_CONNECT_TIMEOUT) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+def migrate_test_database(url: str) -> list[str]:
+    """Migrate a database of the test server in the layout under test."""
+    return migrate(url, timescale=TEST_TIMESCALE)
+
+
+# What `logsight local` needs to migrate a database of the test server in the layout under test.
+RUNTIME_ENV = {"LOGSIGHT_TIMESCALE": TEST_TIMESCALE}
 
 
 def create_vhost(prefix: str = "logsight-test") -> str:
@@ -67,7 +125,7 @@ def list_queues(url: str, *columns: str) -> dict[str, list[str]]:
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     url = create_database()
-    migrate(url, timescale="off")
+    migrate_test_database(url)
     yield url
     drop_database(url)
 

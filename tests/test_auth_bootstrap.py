@@ -14,15 +14,14 @@ import pytest
 
 from logsight.auth.bootstrap import FIRST_ADMIN_EMAIL, ensure_first_admin
 from logsight.config import Settings
-from logsight.storage.migrate import migrate
-from tests.conftest import create_database, drop_database
+from tests.conftest import RUNTIME_ENV, create_database, drop_database, migrate_test_database
 from tests.support.api import ApiCaller
 
 
 @pytest.fixture
 def fresh_database() -> Iterator[str]:
     url = create_database("logsight_auth_boot")
-    migrate(url, timescale="off")
+    migrate_test_database(url)
     yield url
     drop_database(url)
 
@@ -68,6 +67,7 @@ def test_no_first_admin_when_an_account_exists_or_builtin_is_off(fresh_database:
 def logsight(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOGSIGHT_")}
     env["LOGSIGHT_DATABASE_URL"] = database_url
+    env.update(RUNTIME_ENV)
     return subprocess.run(
         [sys.executable, "-m", "logsight.cli", *args],
         check=False,

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Request, sync_playwright
 from psycopg.rows import dict_row
 
-from tests.conftest import create_database, create_vhost, delete_vhost, drop_database
+from tests.conftest import RUNTIME_ENV, create_database, create_vhost, delete_vhost, drop_database
 from tests.support.browser import StaticSite, html, javascript, launch_chromium, sdk_script
 from tests.support.runtime import LocalLogSight
 
@@ -42,7 +42,7 @@ addEventListener("unhandledrejection", () => window.seen++);
 @pytest.fixture(scope="module")
 def runtime() -> Iterator[LocalLogSight]:
     database, vhost = create_database("logsight_browser"), create_vhost()
-    local = LocalLogSight(amqp_url=vhost, database_url=database)
+    local = LocalLogSight(amqp_url=vhost, database_url=database, env=RUNTIME_ENV)
     try:
         yield local.start()
     finally:

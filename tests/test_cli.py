@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import create_database, drop_database
+from tests.conftest import RUNTIME_ENV, create_database, drop_database
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +23,7 @@ def cli_database() -> Iterator[str]:
 def logsight(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOGSIGHT_")}
     env["LOGSIGHT_DATABASE_URL"] = database_url
+    env.update(RUNTIME_ENV)
     return subprocess.run(
         [sys.executable, "-m", "logsight.cli", *args],
         check=False,

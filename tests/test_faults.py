@@ -22,6 +22,7 @@ import pytest
 from logsight.local.embedded_postgres import EmbeddedPostgres
 from logsight.storage.keys import create_key
 from tests.conftest import (
+    RUNTIME_ENV,
     create_database,
     create_vhost,
     delete_vhost,
@@ -123,7 +124,7 @@ def summary(title: str, report: LoadReport, **measures: float | int | str) -> No
 
 def test_processor_killed_mid_stream(vhost: str, database: str) -> None:
     began = time.monotonic()
-    with LocalLogSight(amqp_url=vhost, database_url=database) as local:
+    with LocalLogSight(amqp_url=vhost, database_url=database, env=RUNTIME_ENV) as local:
         load = Load(local.url, local.key).start()
         try:
             load.wait_for_accepted(BEFORE_FAULT)
@@ -151,7 +152,7 @@ def test_processor_killed_mid_stream(vhost: str, database: str) -> None:
 
 def test_gateway_killed_mid_stream(vhost: str, database: str) -> None:
     began = time.monotonic()
-    with LocalLogSight(amqp_url=vhost, database_url=database) as local:
+    with LocalLogSight(amqp_url=vhost, database_url=database, env=RUNTIME_ENV) as local:
         load = Load(local.url, local.key).start()
         try:
             load.wait_for_accepted(BEFORE_FAULT)
@@ -196,7 +197,7 @@ def processes_of(local: LocalLogSight) -> list[int]:
 
 
 def test_a_gateway_that_cannot_start_leaves_no_component_running(vhost: str, database: str) -> None:
-    local = LocalLogSight(amqp_url=vhost, database_url=database)
+    local = LocalLogSight(amqp_url=vhost, database_url=database, env=RUNTIME_ENV)
     try:
         with socket.socket() as squatter:
             squatter.bind(("127.0.0.1", local.port))
@@ -220,7 +221,7 @@ def test_a_gateway_that_cannot_start_leaves_no_component_running(vhost: str, dat
 @pytest.mark.parametrize("how", ["stop", "kill"])
 def test_broker_down_and_back(how: str, rabbit: PrivateRabbitMQ, database: str) -> None:
     began = time.monotonic()
-    with LocalLogSight(amqp_url=rabbit.url, database_url=database) as local:
+    with LocalLogSight(amqp_url=rabbit.url, database_url=database, env=RUNTIME_ENV) as local:
         load = Load(local.url, local.key).start()
         try:
             load.wait_for_accepted(BEFORE_FAULT)

@@ -16,7 +16,7 @@ import sentry_sdk
 from psycopg.rows import dict_row
 from sentry_sdk import logger as sentry_logger
 
-from tests.conftest import create_database, create_vhost, delete_vhost, drop_database
+from tests.conftest import RUNTIME_ENV, create_database, create_vhost, delete_vhost, drop_database
 from tests.support.api import Member, make_member
 from tests.support.runtime import LocalLogSight
 
@@ -28,7 +28,7 @@ NODE_CLIENT = Path(__file__).parent / "clients" / "sentry-node"
 @pytest.fixture(scope="module")
 def runtime() -> Iterator[LocalLogSight]:
     database, vhost = create_database("logsight_sentry"), create_vhost()
-    local = LocalLogSight(amqp_url=vhost, database_url=database)
+    local = LocalLogSight(amqp_url=vhost, database_url=database, env=RUNTIME_ENV)
     try:
         yield local.start()
     finally:

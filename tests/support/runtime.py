@@ -159,10 +159,16 @@ class LocalLogSight:
 def fresh_runtime(prefix: str, env: dict[str, str] | None = None) -> Iterator[LocalLogSight]:
     """``logsight local`` started on a database and a vhost of its own, all removed after."""
     # Here rather than at the top: the benchmarks import this module without pytest's conftest.
-    from tests.conftest import create_database, create_vhost, delete_vhost, drop_database
+    from tests.conftest import (
+        RUNTIME_ENV,
+        create_database,
+        create_vhost,
+        delete_vhost,
+        drop_database,
+    )
 
     database, vhost = create_database(prefix), create_vhost()
-    local = LocalLogSight(amqp_url=vhost, database_url=database, env=env)
+    local = LocalLogSight(amqp_url=vhost, database_url=database, env={**RUNTIME_ENV, **(env or {})})
     try:
         yield local.start()
     finally:
