@@ -112,23 +112,18 @@ def _queue_depths(channel: Any, queues: list[str]) -> int:
 
 
 class _RowCounter:
-    """Rows of the project in ``events``, cheaply: on plain PostgreSQL the processor maintains
-    ``event_rollups_1m`` in the same transaction from exactly the inserted rows, so summing that
-    small table is exact; otherwise (TimescaleDB, or a schema without it) count(*)."""
+    """Rows of the project in ``events``, cheaply: the processor maintains ``event_rollups_1m``
+    in the same transaction from exactly the inserted rows (both layouts), so summing that small
+    table is exact."""
 
     def __init__(self, conn: psycopg.Connection, project_id: UUID) -> None:
         self.conn, self.project_id = conn, project_id
-        row = conn.execute(
-            "SELECT c.relkind = 'r' FROM pg_class c WHERE c.oid = to_regclass('event_rollups_1m')"
-        ).fetchone()
-        self.cheap = bool(row and row[0])
 
     def __call__(self) -> int:
-        if self.cheap:
-            sql = "SELECT coalesce(sum(events), 0) FROM event_rollups_1m WHERE project_id = %s"
-        else:
-            sql = "SELECT count(*) FROM events WHERE project_id = %s"
-        row = self.conn.execute(sql, (self.project_id,)).fetchone()
+        row = self.conn.execute(
+            "SELECT coalesce(sum(events), 0) FROM event_rollups_1m WHERE project_id = %s",
+            (self.project_id,),
+        ).fetchone()
         return int(row[0]) if row else 0
 
 
@@ -211,7 +206,6 @@ def drain(
             next_memory = began
             progress: list[tuple[float, int]] = []  # (time, rows written)
             deadline = began + timeout
-            poll = 0.05 if count.cheap else 0.25
             while True:
                 now = time.monotonic()
                 if now >= next_memory:
@@ -226,7 +220,7 @@ def drain(
                     spy = profiler.start(process.pid, f"processor-{_slug(label)}")
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"processor {label}: drain did not finish")
-                time.sleep(poll)
+                time.sleep(0.05)
             elapsed = time.monotonic() - began
             cpu = meter.stop()
             profile = spy.stop() if spy is not None else None

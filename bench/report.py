@@ -690,7 +690,7 @@ def details(state: State, plan: Plan) -> list[str]:
             "are pre-filled with messages built as ingest builds them (`normalize_event` → "
             "`EventMessage.encode()`), then the process is started. Progress is read every 50 "
             "ms from `event_rollups_1m`, which the processor maintains in the same transaction "
-            "from exactly the inserted rows (cheap and exact; count(*) on TimescaleDB). "
+            "from exactly the inserted rows (cheap and exact, in both layouts). "
             "*Steady* is the rate between 10 % and 90 % of the rows written; *overall* runs "
             "from the first message taken to the last row written, first-batch warm-up (such "
             "as the user-agent parser's lazy set-up) included.",

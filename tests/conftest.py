@@ -23,7 +23,12 @@ from logsight.config import Settings
 from logsight.queue.connection import close_quietly, connect
 from logsight.queue.topology import ensure_topology
 from logsight.storage.migrate import migrate
-from logsight.storage.mode import StorageMode, timescale_available, timescale_preloaded
+from logsight.storage.mode import (
+    StorageMode,
+    recorded_mode,
+    timescale_available,
+    timescale_preloaded,
+)
 from logsight.storage.projects import CreatedProject, create_project
 
 PG_ADMIN_URL = os.environ.get(
@@ -128,6 +133,15 @@ def database_url() -> Iterator[str]:
     migrate_test_database(url)
     yield url
     drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def layout(database_url: str) -> StorageMode:
+    """The layout the session database was migrated to, as the database records it."""
+    with psycopg.connect(database_url) as conn:
+        mode = recorded_mode(conn)
+    assert mode is not None
+    return mode
 
 
 @pytest.fixture(scope="session")

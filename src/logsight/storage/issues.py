@@ -1,18 +1,25 @@
-"""Issue writes: maintenance inside the batch write (set-based, idempotent), and the status
-people set (resolve, ignore, reopen).
+"""Issue writes: maintenance inside the batch write (set-based, idempotent), the counters'
+share of retention, and the status people set (resolve, ignore, reopen).
 
 The CTEs below extend the writer's ``INSERT INTO events ... RETURNING`` statement (the
 ``inserted`` CTE), so issues are derived from exactly the rows inserted: a redelivered batch
 inserts no events and therefore touches no issue. Users affected are counted through
 ``issue_users``: only (issue, user) pairs that are new add to ``issues.users``.
+
+The counters count the events still stored. Retention removes whole UTC days, so each issue's
+events are also counted per day (``issue_days``) and each affected user keeps the last day it
+was seen (``issue_users.last_day``); when `logsight maintain` removes days, it takes their
+counts off the issues (``retention_statement``) and drops the users last seen before them.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 import psycopg
+from psycopg import sql
 
 # Mirrors logsight.processing.grouping.title: "Type: value" on one line, else what there is.
 TITLE_SQL = r"""left(split_part(btrim(CASE
@@ -55,14 +62,38 @@ grouped_errors AS (
     WHERE fingerprint IS NOT NULL AND type = 'error'
     GROUP BY project_id, fingerprint
 ),
-new_issue_users AS (
-    INSERT INTO issue_users (project_id, fingerprint, user_id)
-    SELECT DISTINCT project_id, fingerprint, user_id
+error_days AS (
+    INSERT INTO issue_days AS d (project_id, day, fingerprint, events)
+    SELECT project_id, (timestamp AT TIME ZONE 'UTC')::date, fingerprint, count(*)
+    FROM inserted
+    WHERE fingerprint IS NOT NULL AND type = 'error'
+    GROUP BY 1, 2, 3
+    ORDER BY 1, 2, 3
+    ON CONFLICT (project_id, day, fingerprint) DO UPDATE SET events = d.events + EXCLUDED.events
+    RETURNING 1
+),
+batch_issue_users AS (
+    SELECT project_id, fingerprint, user_id, max((timestamp AT TIME ZONE 'UTC')::date) AS last_day
     FROM inserted
     WHERE fingerprint IS NOT NULL AND type = 'error' AND user_id IS NOT NULL
+    GROUP BY project_id, fingerprint, user_id
+),
+new_issue_users AS (
+    INSERT INTO issue_users (project_id, fingerprint, user_id, last_day)
+    SELECT project_id, fingerprint, user_id, last_day
+    FROM batch_issue_users
     ORDER BY project_id, fingerprint, user_id
     ON CONFLICT DO NOTHING
     RETURNING project_id, fingerprint
+),
+-- Users seen before: only a later day is written (once a day at most per user and issue). The
+-- statement's snapshot does not hold the rows inserted just above, so the two never meet.
+seen_issue_users AS (
+    UPDATE issue_users u SET last_day = b.last_day
+    FROM batch_issue_users b
+    WHERE u.project_id = b.project_id AND u.fingerprint = b.fingerprint AND u.user_id = b.user_id
+      AND u.last_day < b.last_day
+    RETURNING 1
 ),
 issue_user_counts AS (
     SELECT project_id, fingerprint, count(*) AS users
@@ -123,6 +154,54 @@ upserted_issues AS (
         resolved_at = CASE WHEN i.status = 'resolved' THEN NULL ELSE i.resolved_at END
     RETURNING 1
 )"""
+
+
+# What `logsight maintain` removed, taken off the issues: for every project, the days before the
+# first day it keeps (the same boundary as the events and rollups deleted in that run). An
+# "ignore until N more events" keeps its N.
+_RETENTION = sql.SQL("""
+WITH kept (project_id, first_day) AS (
+    SELECT p.id, {today} - coalesce(s.days, {longest})
+    FROM projects p
+    LEFT JOIN unnest({shorter_ids}::uuid[], {shorter_days}::integer[]) AS s (id, days)
+        ON s.id = p.id
+),
+gone_days AS (
+    DELETE FROM issue_days d USING kept k
+    WHERE d.project_id = k.project_id AND d.day < k.first_day
+    RETURNING d.project_id, d.fingerprint, d.events
+),
+gone_users AS (
+    DELETE FROM issue_users u USING kept k
+    WHERE u.project_id = k.project_id AND u.last_day < k.first_day
+    RETURNING u.project_id, u.fingerprint
+),
+gone AS (
+    SELECT project_id, fingerprint, sum(events) AS events, sum(users) AS users FROM (
+        SELECT project_id, fingerprint, events, 0 AS users FROM gone_days
+        UNION ALL
+        SELECT project_id, fingerprint, 0, 1 FROM gone_users
+    ) g
+    GROUP BY project_id, fingerprint
+)
+UPDATE issues i SET
+    events = i.events - g.events,
+    users = i.users - g.users,
+    ignore_until_events = i.ignore_until_events - g.events
+FROM gone g
+WHERE i.project_id = g.project_id AND i.fingerprint = g.fingerprint
+""")
+
+
+def retention_statement(today: date, longest_days: int, shorter: dict[Any, int]) -> sql.Composed:
+    """Take the days before each project's retention off its issues' counters."""
+    ids = sorted(shorter, key=str)
+    return _RETENTION.format(
+        today=sql.Literal(today),
+        longest=sql.Literal(longest_days),
+        shorter_ids=sql.Literal(ids),
+        shorter_days=sql.Literal([shorter[i] for i in ids]),
+    )
 
 
 def set_status(

@@ -1,7 +1,14 @@
 """Retention and partitions: ``logsight maintain``, run by the scheduler.
 
-The longest project retention is applied wholesale (dropping partitions or chunks, which is
-cheap); projects that keep less have their older rows deleted.
+Retention works in whole UTC days, the same in both layouts: a project keeping N days keeps every
+event of the last N days before today, and the day before them goes in one piece. The longest
+project retention is applied wholesale (dropping daily partitions, or TimescaleDB chunks with
+``drop_chunks``, which is cheap); projects that keep less have their older rows deleted. The
+rollups follow the events at the same day boundaries, and so do the issue counters
+(``storage.issues.retention_statement``), reduced by what was removed in the same run.
+
+TimescaleDB's retention policies are not used: they run on the job scheduler's timetable, so
+the issue counters could not follow what they drop.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from logsight.storage.issues import retention_statement
 from logsight.storage.mode import StorageMode, recorded_mode
 from logsight.storage.partitions import (
     create_statement,
@@ -33,29 +41,6 @@ ROLLUP_TABLES = (
     "user_sketches_1h",
     "user_sketches_1d",
 )
-
-# Keeps each retention policy's drop_after equal to the longest project retention, replacing
-# the policy only when it differs. A continuous aggregate's jobs are listed under its
-# materialization hypertable, hence the look-up.
-_TIMESCALE_RETENTION = sql.SQL("""
-DO $$
-DECLARE
-    hypertable name := coalesce(
-        (SELECT materialization_hypertable_name
-         FROM timescaledb_information.continuous_aggregates WHERE view_name = {table}),
-        {table});
-BEGIN
-    IF NOT EXISTS (
-        SELECT 1 FROM timescaledb_information.jobs
-        WHERE proc_name = 'policy_retention'
-          AND hypertable_name = hypertable
-          AND (config->>'drop_after')::interval = {interval}
-    ) THEN
-        PERFORM remove_retention_policy({table}::regclass, if_exists => TRUE);
-        PERFORM add_retention_policy({table}::regclass, drop_after => {interval});
-    END IF;
-END
-$$""")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,57 +69,58 @@ def plan(
     partitions: set[date],
     ahead_days: int,
 ) -> list[sql.Composed]:
-    """The statements one maintenance run executes, each in its own transaction."""
+    """The statements one maintenance run executes, each in its own transaction.
+
+    Rows go before the counters that follow them: a run that stops in between leaves the
+    counters high until the next run, which still finds the days to subtract."""
     statements: list[sql.Composed] = []
-    interval = sql.Literal(timedelta(days=retention.longest_days))
+    today = now.astimezone(UTC).date()
+    first_kept = today - timedelta(days=retention.longest_days)
     if mode is StorageMode.TIMESCALE:
+        # A chunk goes once its whole day is before the first day kept.
         statements.extend(
-            _TIMESCALE_RETENTION.format(table=sql.Literal(table), interval=interval)
+            sql.SQL("SELECT drop_chunks({}, older_than => {})").format(
+                sql.Literal(table), sql.Literal(day_start(first_kept))
+            )
             for table in ("events", *ROLLUP_TABLES)
         )
     else:
-        today = now.astimezone(UTC).date()
         # Recent and upcoming days; the processor creates any other day a late event needs.
         wanted = {today + timedelta(days=n) for n in range(-2, ahead_days + 1)}
         statements.extend(create_statement(day) for day in sorted(wanted - partitions))
-        cutoff_day = today - timedelta(days=retention.longest_days)
-        # A partition is dropped once its whole day is past the longest retention.
         statements.extend(
             sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(partition_name(day)))
             for day in sorted(partitions)
-            if day < cutoff_day
+            if day < first_kept
         )
-        cutoff = sql.Literal(now - timedelta(days=retention.longest_days))
         statements.extend(
-            sql.SQL("DELETE FROM {} WHERE bucket < {}").format(sql.Identifier(t), cutoff)
+            sql.SQL("DELETE FROM {} WHERE bucket < {}").format(
+                sql.Identifier(t), sql.Literal(day_start(first_kept))
+            )
             for t in ROLLUP_TABLES
         )
     for project_id in retention.deleted:
         pid = sql.Literal(project_id)
-        tables = ["events", "dead_letters"]
-        if mode is StorageMode.POSTGRES:
-            # Continuous aggregates follow the events they are computed from.
-            tables += ROLLUP_TABLES
         statements.extend(
             sql.SQL("DELETE FROM {} WHERE project_id = {}").format(sql.Identifier(t), pid)
-            for t in tables
+            for t in ("events", "dead_letters", *ROLLUP_TABLES)
         )
         statements.append(sql.SQL("DELETE FROM deleted_projects WHERE project_id = {}").format(pid))
     for project_id, days in sorted(retention.shorter.items(), key=lambda item: str(item[0])):
-        project_cutoff = sql.Literal(now - timedelta(days=days))
         pid = sql.Literal(project_id)
+        project_cutoff = sql.Literal(day_start(today - timedelta(days=days)))
         statements.append(
             sql.SQL("DELETE FROM events WHERE project_id = {} AND timestamp < {}").format(
                 pid, project_cutoff
             )
         )
-        if mode is StorageMode.POSTGRES:
-            statements.extend(
-                sql.SQL("DELETE FROM {} WHERE project_id = {} AND bucket < {}").format(
-                    sql.Identifier(t), pid, project_cutoff
-                )
-                for t in ROLLUP_TABLES
+        statements.extend(
+            sql.SQL("DELETE FROM {} WHERE project_id = {} AND bucket < {}").format(
+                sql.Identifier(t), pid, project_cutoff
             )
+            for t in ROLLUP_TABLES
+        )
+    statements.append(retention_statement(today, retention.longest_days, retention.shorter))
     return statements
 
 

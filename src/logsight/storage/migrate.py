@@ -3,6 +3,11 @@
 Files are ``NNNN_name.sql``; a migration whose layout differs between TimescaleDB and plain
 PostgreSQL comes as ``NNNN_name.timescale.sql`` and ``NNNN_name.postgres.sql``, and the variant
 for the database's storage mode is applied.
+
+An applied migration is not edited, with one exception: a text that could fail on a fresh
+database may be revised when a later migration brings the databases that applied the earlier
+text to the same state. The earlier checksums are kept in ``REVISED`` so that those databases
+are not warned about a change.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from dataclasses import dataclass
 from importlib import resources
 
@@ -31,6 +37,21 @@ _FILE = re.compile(
 )
 # Any constant works; it only has to be the same for every migrating process.
 _ADVISORY_LOCK = 0x4C6F6753
+# A migration chosen as a deadlock's victim (TimescaleDB's background jobs take locks of their
+# own) is rolled back whole; it is tried again this many times in all.
+_ATTEMPTS = 3
+
+# filename → checksums of earlier texts that databases may have applied.
+REVISED: dict[str, frozenset[str]] = {
+    # Created continuous aggregates with refresh policies that 0005 dropped while a refresh job
+    # could be running; 0014 replaces them with tables.
+    "0002_events.timescale.sql": frozenset(
+        {"ceeed444d387d22e43f04a6930b998efa8f88266fba62821bb2a30e368902ca2"}
+    ),
+    "0005_query_rollups.timescale.sql": frozenset(
+        {"7b2f408c47bb3b0afeb47ee7b07353e5b97cfdfc47ed49d007b40d08dc0701e2"}
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,18 +155,23 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def migrate(database_url: str, *, timescale: str = "auto") -> list[str]:
-    """Apply pending migrations; return the filenames applied (empty when up to date)."""
+def migrate(
+    database_url: str, *, timescale: str = "auto", files: dict[str, str] | None = None
+) -> list[str]:
+    """Apply pending migrations (``files``: name → SQL, the package's by default); return the
+    filenames applied (empty when up to date)."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         # Concurrent migrators queue here; the second finds nothing left to do.
         conn.execute("SELECT pg_advisory_lock(%s)", (_ADVISORY_LOCK,))
         try:
-            return _migrate_locked(conn, database_url, timescale)
+            return _migrate_locked(conn, database_url, timescale, files or available_files())
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_ADVISORY_LOCK,))
 
 
-def _migrate_locked(conn: psycopg.Connection, database_url: str, timescale: str) -> list[str]:
+def _migrate_locked(
+    conn: psycopg.Connection, database_url: str, timescale: str, files: dict[str, str]
+) -> list[str]:
     mode = recorded_mode(conn)
     if mode is None:
         mode = choose_mode(conn, timescale, database_url)
@@ -169,17 +195,37 @@ def _migrate_locked(conn: psycopg.Connection, database_url: str, timescale: str)
         for row in conn.execute("SELECT version, checksum FROM schema_migrations").fetchall()
     }
     done: list[str] = []
-    for migration in plan(available_files(), mode):
+    for migration in plan(files, mode):
         if migration.version in applied:
-            if applied[migration.version] != migration.checksum:
+            checksum = applied[migration.version]
+            if checksum != migration.checksum and checksum not in REVISED.get(
+                migration.filename, ()
+            ):
                 log.warning("migration %s changed after it was applied", migration.filename)
             continue
-        with conn.transaction():
-            conn.execute(migration.sql.encode())
-            conn.execute(
-                "INSERT INTO schema_migrations (version, filename, checksum) VALUES (%s, %s, %s)",
-                (migration.version, migration.filename, migration.checksum),
-            )
+        _apply(conn, migration)
         log.info("applied migration %s", migration.filename)
         done.append(migration.filename)
     return done
+
+
+def _apply(conn: psycopg.Connection, migration: Migration) -> None:
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            with conn.transaction():
+                conn.execute(migration.sql.encode())
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, filename, checksum)"
+                    " VALUES (%s, %s, %s)",
+                    (migration.version, migration.filename, migration.checksum),
+                )
+            return
+        except psycopg.errors.DeadlockDetected as exc:
+            if attempt == _ATTEMPTS:
+                raise
+            log.warning(
+                "migration %s was rolled back by a deadlock (%s); trying it again",
+                migration.filename,
+                _first_line(exc),
+            )
+            time.sleep(attempt)

@@ -1,8 +1,10 @@
 """Writing a batch of events with a few set-based statements.
 
 COPY into a session-local staging table, then one INSERT ... ON CONFLICT DO NOTHING RETURNING
-into ``events``; on plain PostgreSQL the same statement feeds the rollups from the RETURNING
-rows, so a redelivered batch (which inserts nothing) changes no counter.
+into ``events`` whose returned rows feed, in the same statement, the rollups and the issues, so
+a redelivered batch (which inserts nothing) changes no counter, and every statistic counts an
+event from the moment it can be searched, whatever its timestamp. The statement is the same in
+both layouts (on TimescaleDB the rollup tables are hypertables).
 
 The primary key (project, timestamp, event id) catches every repeat of an event that carries its
 own timestamp. An event whose timestamp ingest assigned (none sent: the time the request was
@@ -79,11 +81,10 @@ RETURNING project_id, timestamp, type, name, level, release, user_id,
           {", ".join(ISSUE_RETURNING_COLUMNS)}
 """
 
-# Plain PostgreSQL: every rollup is fed from exactly the rows inserted (TimescaleDB computes
-# the same relations as continuous aggregates). Counters add; sketches keep the greatest rho,
-# so they are idempotent by nature. Sorted inserts keep lock order stable between concurrent
-# writers. Buckets are UTC-aligned like time_bucket's.
-_INSERT_EVENTS_AND_ROLLUPS = f"""
+# Every rollup is fed from exactly the rows inserted. Counters add; sketches keep the greatest
+# rho, so they are idempotent by nature. Sorted inserts keep lock order stable between
+# concurrent writers. Buckets are UTC-aligned like time_bucket's.
+INSERT_STATEMENT = f"""
 WITH inserted AS ({_INSERT_EVENTS}),
 minute AS (
     SELECT project_id, date_bin('1 minute', timestamp, TIMESTAMPTZ '2000-01-01Z') AS bucket,
@@ -174,12 +175,6 @@ SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM counted),
        (SELECT count(*) FROM sketch_hourly), (SELECT count(*) FROM sketch_daily)
 """
 
-_INSERT_EVENTS_ONLY = f"""
-WITH inserted AS ({_INSERT_EVENTS}),{ISSUE_CTES}
-SELECT (SELECT count(*) FROM inserted), 0, 0
-"""
-
-
 # Whose timestamp ingest assigned: the partial index events_stamped_id_idx (migration 0012) is
 # on exactly these rows, and EventRow.stamped says the same in Python.
 _STAMPED = "({t}.timestamp = {t}.received_at OR {t}.meta ? 'original_timestamp')"
@@ -200,10 +195,7 @@ _LOCK_PROJECTS = "SELECT count(pg_advisory_xact_lock(%s, k)) FROM unnest(%s::int
 
 DEFAULT_DEDUP_WINDOW = timedelta(hours=24)
 
-
-def insert_statement(mode: StorageMode) -> str:
-    """TimescaleDB keeps rollups as continuous aggregates; plain PostgreSQL maintains tables."""
-    return _INSERT_EVENTS_ONLY if mode is StorageMode.TIMESCALE else _INSERT_EVENTS_AND_ROLLUPS
+_STATEMENT = INSERT_STATEMENT.encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +259,6 @@ class EventWriter:
     ) -> None:
         self.mode = mode
         self._partitions = partitions or PartitionManager()
-        self._statement = insert_statement(mode).encode()
         self._dedup_window = dedup_window
 
     def prepare(self, conn: psycopg.Connection, days: set[date]) -> None:
@@ -293,7 +284,7 @@ class EventWriter:
                     (_DEDUP_LOCK_SPACE, sorted({_lock_key(p) for p in stamped_projects})),
                 )
                 cur.execute(_DROP_REPEATS, {"window": self._dedup_window})
-            cur.execute(self._statement)
+            cur.execute(_STATEMENT)
             result = cur.fetchone()
             # Within one transaction several writes may follow each other (poison isolation).
             cur.execute("TRUNCATE events_staging")

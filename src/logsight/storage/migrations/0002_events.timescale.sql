@@ -1,6 +1,12 @@
 -- TimescaleDB: events is a hypertable of 1-day chunks, compressed after 7 days (segmented by
--- project), with rollups as continuous aggregates. Retention is applied by `logsight maintain`,
--- which keeps the retention policy in step with the longest project retention.
+-- project). Retention is applied by `logsight maintain`. The rollups are tables the processor
+-- maintains, as on plain PostgreSQL; on TimescaleDB they are hypertables (migration 0014).
+--
+-- Revised text: this file used to create event_rollups_1m and user_rollups_1m as continuous
+-- aggregates with refresh policies, which 0005 and 0014 drop again. A refresh job started in
+-- between raced the drop, so a fresh database now never gets them. Databases that applied the
+-- earlier text keep its checksum in schema_migrations (logsight.storage.migrate knows it) and
+-- are brought to the same state by 0014.
 CREATE TABLE events (
     project_id   uuid NOT NULL,
     event_id     uuid NOT NULL,
@@ -50,40 +56,3 @@ ALTER TABLE events SET (
     timescaledb.compress_orderby = 'timestamp DESC, event_id'
 );
 SELECT add_compression_policy('events', INTERVAL '7 days', if_not_exists => TRUE);
-
--- Real-time continuous aggregates (materialized_only = false): fresh rows are included at
--- query time, so the dashboard never waits for a refresh.
-CREATE MATERIALIZED VIEW event_rollups_1m
-WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
-SELECT project_id,
-       time_bucket(INTERVAL '1 minute', timestamp) AS bucket,
-       type,
-       name,
-       level,
-       count(*) AS events
-FROM events
-GROUP BY project_id, time_bucket(INTERVAL '1 minute', timestamp), type, name, level
-WITH NO DATA;
-
-CREATE MATERIALIZED VIEW user_rollups_1m
-WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
-SELECT project_id,
-       time_bucket(INTERVAL '1 minute', timestamp) AS bucket,
-       user_id
-FROM events
-WHERE user_id IS NOT NULL
-GROUP BY project_id, time_bucket(INTERVAL '1 minute', timestamp), user_id
-WITH NO DATA;
-
--- Late events (up to 30 days, the ingest clamp) invalidate old buckets; the refresh window
--- covers them, and only invalidated ranges are recomputed.
-SELECT add_continuous_aggregate_policy('event_rollups_1m',
-    start_offset => INTERVAL '31 days',
-    end_offset => INTERVAL '1 minute',
-    schedule_interval => INTERVAL '1 minute',
-    if_not_exists => TRUE);
-SELECT add_continuous_aggregate_policy('user_rollups_1m',
-    start_offset => INTERVAL '31 days',
-    end_offset => INTERVAL '1 minute',
-    schedule_interval => INTERVAL '1 minute',
-    if_not_exists => TRUE);

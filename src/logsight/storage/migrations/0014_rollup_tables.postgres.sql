@@ -1,0 +1,3 @@
+-- Plain PostgreSQL has kept the rollups as tables maintained by the processor since 0002 and
+-- 0005; the TimescaleDB layout now does the same (its variant of this migration). Nothing to
+-- change here.
