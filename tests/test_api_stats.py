@@ -3,10 +3,11 @@ the rollups are maintained exactly as in production."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+import psycopg
 import pytest
 
 from logsight.processing.batch import BatchProcessor
@@ -429,3 +430,44 @@ def test_absurd_ranges_are_422_not_500(api: ApiCaller, tenant: Tenant) -> None:
             reply = api("GET", tenant.path(path), token=tenant.viewer.token, query=query)
             assert reply.status == 422, (path, query, reply.body)
             assert reply.error["field"] in ("query.from", "query.to")
+
+
+def test_late_events_count_at_once(
+    api: ApiCaller, processor: BatchProcessor, tenant: Tenant, db: psycopg.Connection
+) -> None:
+    """A statistic includes an event as soon as it is stored, whatever its timestamp: here two
+    events dated 15 days ago that arrive now (an offline queue flushing), in both layouts."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    recent = [event(now - timedelta(minutes=3 + i), "view", user={"id": f"r{i}"}) for i in range(3)]
+    ingest(processor, tenant.project_id, recent, received_at=now)
+    month = {
+        "from_": (now - timedelta(days=31)).isoformat(),
+        "to": (now + timedelta(minutes=1)).isoformat(),
+    }
+    assert get(api, tenant, "/stats/summary", **month)["events"] == 3
+
+    late_day = now - timedelta(days=15)
+    late = [event(late_day + timedelta(minutes=i), "late", user={"id": f"l{i}"}) for i in range(2)]
+    ingest(processor, tenant.project_id, late, received_at=now)
+
+    stored = db.execute(
+        "SELECT count(*), count(DISTINCT user_id) FROM events WHERE project_id = %s",
+        (tenant.project_id,),
+    ).fetchone()
+    assert stored == (5, 5)
+    summary = get(api, tenant, "/stats/summary", **month)
+    assert (summary["events"], summary["unique_users"]) == stored
+    assert {e["name"]: e["events"] for e in summary["top_events"]} == {"view": 3, "late": 2}
+    daily = get(api, tenant, "/stats/timeseries", **month, bucket="1d")
+    assert sum(daily["series"][0]["values"]) == 5
+    users = get(api, tenant, "/stats/timeseries", **month, bucket="1d", metric="users")
+    assert sum(users["series"][0]["values"]) == 5
+    minutes = get(
+        api,
+        tenant,
+        "/stats/timeseries",
+        from_=late_day.isoformat(),
+        to=(late_day + timedelta(minutes=5)).isoformat(),
+        bucket="1m",
+    )
+    assert minutes["series"][0]["values"] == [1, 1, 0, 0, 0]

@@ -15,7 +15,19 @@ from logsight.processing.batch import BatchProcessor
 from logsight.processing.grouping import title
 from logsight.processing.records import records_from_event
 from logsight.storage.db import Database
-from logsight.storage.issues import TITLE_SQL
+from logsight.storage.issues import TITLE_SQL, set_status
+from logsight.storage.maintenance import run_maintenance
+from logsight.storage.migrate import available_files, migrate, plan
+from logsight.storage.mode import StorageMode
+from logsight.storage.partitions import PartitionManager
+from logsight.storage.projects import create_project
+from tests.conftest import (
+    TEST_LAYOUT,
+    TEST_TIMESCALE,
+    create_database,
+    drop_database,
+    migrate_test_database,
+)
 from tests.processor_helpers import message, rmq_event
 from tests.support.api import ApiCaller, Member, make_member, make_organization
 
@@ -340,3 +352,159 @@ def test_bulk_status_and_tenancy(
         ).status
         == 404
     )
+
+
+# Counters and retention: maintenance works on every project of a database, so these tests get
+# a database of their own.
+
+
+@pytest.fixture
+def own_database() -> Iterator[str]:
+    url = create_database("logsight_issue_retention")
+    migrate_test_database(url)
+    yield url
+    drop_database(url)
+
+
+def stored_counts(conn: psycopg.Connection, project: UUID) -> dict[str, tuple[int, int]]:
+    """Per issue: its error events still stored and their distinct users."""
+    rows = conn.execute(
+        "SELECT i.fingerprint, count(e.event_id), count(DISTINCT e.user_id) FROM issues i"
+        " LEFT JOIN events e ON e.project_id = i.project_id AND e.fingerprint = i.fingerprint"
+        " AND e.type = 'error' WHERE i.project_id = %s GROUP BY 1",
+        (project,),
+    ).fetchall()
+    return {fingerprint: (int(n), int(users)) for fingerprint, n, users in rows}
+
+
+def counters(conn: psycopg.Connection, project: UUID) -> dict[str, tuple[int, int]]:
+    rows = conn.execute(
+        "SELECT fingerprint, events, users FROM issues WHERE project_id = %s", (project,)
+    ).fetchall()
+    return {fingerprint: (n, users) for fingerprint, n, users in rows}
+
+
+def process_at(processor: BatchProcessor, project: UUID, *events: dict[str, Any]) -> None:
+    """Events received just after the latest of them (ingest keeps timestamps within 30 days of
+    reception), as an offline queue flushing would send old ones."""
+    received = max(datetime.fromisoformat(e["timestamp"]) for e in events) + timedelta(seconds=1)
+    body = message(project, *events, received_at=received)
+    outcome = processor.process(records_from_event(rmq_event(QUEUE, [body])))
+    assert outcome.inserted == len(events)
+
+
+def test_issue_counters_follow_retention(own_database: str) -> None:
+    now = datetime.now(UTC)
+    with psycopg.connect(own_database, autocommit=True) as conn:
+        keeps = create_project(conn, "keeps", retention_days=30)
+        forgets = create_project(conn, "forgets", retention_days=5)
+    database = Database(own_database)
+    processor = BatchProcessor(database, "logsight.events.dead")
+    try:
+        for project in (keeps, forgets):
+            # u1 comes back today; "old" was last seen 20 days ago; "older" 40 days ago.
+            for age, users in ((40, ["u1", "older"]), (20, ["old", "u2"]), (10, ["u2"])):
+                at = now - timedelta(days=age)
+                process_at(processor, project.id, *(crash(user=u, at=at) for u in users))
+            process_at(
+                processor,
+                project.id,
+                crash(user="u1", at=now - timedelta(days=2)),
+                crash(user="u3", at=now),
+            )
+            process_at(processor, project.id, crash(function="refund", at=now - timedelta(days=40)))
+        with psycopg.connect(own_database, autocommit=True) as conn:
+            for project in (keeps, forgets):
+                assert counters(conn, project.id) == stored_counts(conn, project.id)
+            [ignored] = [
+                i for i in issues_of(conn, keeps.id) if i["culprit"] == "shop.checkout in pay"
+            ]
+            set_status(conn, keeps.id, [ignored["id"]], "ignored", user_id=None, ignore_count=5)
+
+        run_maintenance(own_database, default_retention_days=30, ahead_days=1)
+
+        with psycopg.connect(own_database, autocommit=True) as conn:
+            for project in (keeps, forgets):
+                assert counters(conn, project.id) == stored_counts(conn, project.id)
+            by_culprit = {i["culprit"]: i for i in issues_of(conn, keeps.id)}
+            # 40 days is past the longest retention: u1 stays (seen since), "older" goes.
+            pay = by_culprit["shop.checkout in pay"]
+            assert (pay["events"], pay["users"]) == (5, 4)  # u1 u2 old u3
+            # Still five more events from here before it reopens.
+            assert pay["ignore_until_events"] == pay["events"] + 5
+            # Nothing of the other issue is left; the issue is kept, at zero.
+            refund = by_culprit["shop.checkout in refund"]
+            assert (refund["events"], refund["users"]) == (0, 0)
+            short = {i["culprit"]: i for i in issues_of(conn, forgets.id)}
+            assert (
+                short["shop.checkout in pay"]["events"],
+                short["shop.checkout in pay"]["users"],
+            ) == (2, 2)
+
+            # Nothing more goes on the next run.
+            before = counters(conn, keeps.id), counters(conn, forgets.id)
+        run_maintenance(own_database, default_retention_days=30, ahead_days=1)
+        with psycopg.connect(own_database, autocommit=True) as conn:
+            assert (counters(conn, keeps.id), counters(conn, forgets.id)) == before
+
+        # A user whose events all went counts again when seen again.
+        process_at(processor, forgets.id, crash(user="old", at=now))
+        with psycopg.connect(own_database) as conn:
+            assert counters(conn, forgets.id) == stored_counts(conn, forgets.id)
+            pay_users = {i["culprit"]: i["users"] for i in issues_of(conn, forgets.id)}
+            assert pay_users["shop.checkout in pay"] == 3  # u1 u3 old
+    finally:
+        database.reset()
+
+
+def test_migration_0015_makes_the_counters_true() -> None:
+    """Installations that ran retention before 0015 have counters above what is stored."""
+    previous = {
+        m.filename: m.sql for m in plan(available_files(), TEST_LAYOUT) if m.version < "0015"
+    }
+    url = create_database("logsight_issue_counts")
+    try:
+        migrate(url, timescale=TEST_TIMESCALE, files=previous)
+        now = datetime.now(UTC)
+        day = now.date()
+        with psycopg.connect(url, autocommit=True) as conn:
+            project = create_project(conn, "before 0015")
+            if TEST_LAYOUT is StorageMode.POSTGRES:
+                PartitionManager().ensure(conn, {day, day - timedelta(days=3)})
+            for user, age in (("u1", 0), ("u1", 3), ("u2", 3)):
+                conn.execute(
+                    "INSERT INTO events (project_id, event_id, timestamp, received_at, type, name,"
+                    " level, user_id, fingerprint) VALUES (%s, gen_random_uuid(), %s, %s, 'error',"
+                    " 'E', 'error', %s, 'f')",
+                    (project.id, now - timedelta(days=age), now, user),
+                )
+            # Counted when five events and three users were stored; two events and u3 are gone.
+            conn.execute(
+                "INSERT INTO issues (project_id, fingerprint, title, level, first_seen, last_seen,"
+                " events, users, status, ignore_until_events)"
+                " VALUES (%s, 'f', 'E', 'error', %s, %s, 5, 3, 'ignored', 15)",
+                (project.id, now - timedelta(days=9), now),
+            )
+            conn.execute(
+                "INSERT INTO issue_users (project_id, fingerprint, user_id)"
+                " SELECT %s, 'f', u FROM unnest(ARRAY['u1', 'u2', 'u3']) AS u",
+                (project.id,),
+            )
+
+        assert migrate(url, timescale=TEST_TIMESCALE) == [
+            m.filename for m in plan(available_files(), TEST_LAYOUT) if m.version >= "0015"
+        ]
+
+        with psycopg.connect(url) as conn:
+            [issue] = issues_of(conn, project.id)
+            assert (issue["events"], issue["users"], issue["ignore_until_events"]) == (3, 2, 13)
+            assert conn.execute(
+                "SELECT day, events FROM issue_days WHERE project_id = %s ORDER BY day",
+                (project.id,),
+            ).fetchall() == [(day - timedelta(days=3), 2), (day, 1)]
+            assert conn.execute(
+                "SELECT user_id, last_day FROM issue_users WHERE project_id = %s ORDER BY 1",
+                (project.id,),
+            ).fetchall() == [("u1", day), ("u2", day - timedelta(days=3))]
+    finally:
+        drop_database(url)
