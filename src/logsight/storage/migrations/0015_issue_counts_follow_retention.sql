@@ -39,7 +39,11 @@ WHERE u.project_id = s.project_id AND u.fingerprint = s.fingerprint AND u.user_i
 
 -- Users none of whose events are stored any more.
 DELETE FROM issue_users WHERE last_day IS NULL;
-ALTER TABLE issue_users ALTER COLUMN last_day SET NOT NULL;
+-- The default is for a processor of the previous release still writing during an upgrade (it
+-- names no last_day); this release's processor always writes the day.
+ALTER TABLE issue_users
+    ALTER COLUMN last_day SET NOT NULL,
+    ALTER COLUMN last_day SET DEFAULT (now() AT TIME ZONE 'UTC')::date;
 CREATE INDEX issue_users_last_day_idx ON issue_users (project_id, last_day);
 
 -- The counters as they are from now on. An "ignore until N more events" keeps its N (bounded
