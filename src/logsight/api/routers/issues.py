@@ -56,8 +56,10 @@ class IssuePublic(BaseModel):
     level: str
     first_seen: datetime
     last_seen: datetime
-    events: int
-    users: int = Field(description="Distinct users affected.")
+    events: int = Field(
+        description="The issue's events still stored (retention removes older ones)."
+    )
+    users: int = Field(description="Distinct users affected, among the events still stored.")
     first_release: str | None
     last_release: str | None
     status: IssueStatus
