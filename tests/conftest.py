@@ -8,6 +8,7 @@ TimescaleDB, which the server must have installed and preloaded).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import uuid
@@ -91,6 +92,18 @@ def drop_database(url: str) -> None:
 def migrate_test_database(url: str) -> list[str]:
     """Migrate a database of the test server in the layout under test."""
     return migrate(url, timescale=TEST_TIMESCALE)
+
+
+@contextlib.contextmanager
+def migrated_database(prefix: str) -> Iterator[str]:
+    """A database of its own on the test server, migrated in the layout under test; dropped
+    after."""
+    url = create_database(prefix)
+    try:
+        migrate_test_database(url)
+        yield url
+    finally:
+        drop_database(url)
 
 
 # What `logsight local` needs to migrate a database of the test server in the layout under test.

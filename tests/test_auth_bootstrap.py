@@ -14,16 +14,14 @@ import pytest
 
 from logsight.auth.bootstrap import FIRST_ADMIN_EMAIL, ensure_first_admin
 from logsight.config import Settings
-from tests.conftest import RUNTIME_ENV, create_database, drop_database, migrate_test_database
+from tests.conftest import RUNTIME_ENV, migrated_database
 from tests.support.api import ApiCaller
 
 
 @pytest.fixture
 def fresh_database() -> Iterator[str]:
-    url = create_database("logsight_auth_boot")
-    migrate_test_database(url)
-    yield url
-    drop_database(url)
+    with migrated_database("logsight_auth_boot") as url:
+        yield url
 
 
 def login(api: ApiCaller, email: str, password: str) -> int:

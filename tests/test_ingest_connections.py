@@ -15,16 +15,14 @@ from logsight.ingest.app import build_ingest_service
 from logsight.storage.db import Database, Outage
 from logsight.storage.keys import KeyStore
 from logsight.storage.projects import CreatedProject, create_project
-from tests.conftest import PG_ADMIN_URL, create_database, drop_database, migrate_test_database
+from tests.conftest import PG_ADMIN_URL, migrated_database
 
 
 @pytest.fixture(scope="module")
 def own_database() -> Iterator[str]:
     # Backends are counted per database: nothing else may connect to this one.
-    url = create_database("logsight_conns")
-    migrate_test_database(url)
-    yield url
-    drop_database(url)
+    with migrated_database("logsight_conns") as url:
+        yield url
 
 
 def backends(url: str) -> int:

@@ -26,7 +26,7 @@ from tests.conftest import (
     TEST_TIMESCALE,
     create_database,
     drop_database,
-    migrate_test_database,
+    migrated_database,
 )
 from tests.processor_helpers import message, rmq_event
 from tests.support.api import ApiCaller, Member, make_member, make_organization
@@ -360,10 +360,8 @@ def test_bulk_status_and_tenancy(
 
 @pytest.fixture
 def own_database() -> Iterator[str]:
-    url = create_database("logsight_issue_retention")
-    migrate_test_database(url)
-    yield url
-    drop_database(url)
+    with migrated_database("logsight_issue_retention") as url:
+        yield url
 
 
 def stored_counts(conn: psycopg.Connection, project: UUID) -> dict[str, tuple[int, int]]:

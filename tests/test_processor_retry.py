@@ -24,7 +24,7 @@ from logsight.processing.records import QueueRecord, records_from_event
 from logsight.storage.faults import time_left_of
 from logsight.storage.migrate import migrate
 from logsight.storage.projects import create_project
-from tests.conftest import count_rows, create_database, drop_database, migrate_test_database
+from tests.conftest import count_rows, migrated_database
 from tests.processor_helpers import message, rmq_event
 from tests.support.runtime import private_postgres
 
@@ -107,10 +107,8 @@ def test_it_gives_up_before_the_function_times_out(private_pg: EmbeddedPostgres)
 
 @pytest.fixture(scope="module")
 def fault_database() -> Iterator[str]:
-    url = create_database("logsight_retry")
-    migrate_test_database(url)
-    yield url
-    drop_database(url)
+    with migrated_database("logsight_retry") as url:
+        yield url
 
 
 def inject(url: str, sqlstate: str, times: int) -> None:
