@@ -1,7 +1,7 @@
 """Retention and partitions: ``logsight maintain``, run by the scheduler.
 
-Retention works in whole UTC days, the same in both layouts: a project keeping N days keeps every
-event of the last N days before today, and the day before them goes in one piece. The longest
+Retention works in whole UTC days, the same in both layouts: a project keeping N days keeps today
+and the N days before it, and each older day goes in one piece. The longest
 project retention is applied wholesale (dropping daily partitions, or TimescaleDB chunks with
 ``drop_chunks``, which is cheap); projects that keep less have their older rows deleted. The
 rollups follow the events at the same day boundaries, and so do the issue counters

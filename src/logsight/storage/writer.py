@@ -84,7 +84,7 @@ RETURNING project_id, timestamp, type, name, level, release, user_id,
 # Every rollup is fed from exactly the rows inserted. Counters add; sketches keep the greatest
 # rho, so they are idempotent by nature. Sorted inserts keep lock order stable between
 # concurrent writers. Buckets are UTC-aligned like time_bucket's.
-INSERT_STATEMENT = f"""
+_INSERT_EVENTS_AND_ROLLUPS = f"""
 WITH inserted AS ({_INSERT_EVENTS}),
 minute AS (
     SELECT project_id, date_bin('1 minute', timestamp, TIMESTAMPTZ '2000-01-01Z') AS bucket,
@@ -195,7 +195,7 @@ _LOCK_PROJECTS = "SELECT count(pg_advisory_xact_lock(%s, k)) FROM unnest(%s::int
 
 DEFAULT_DEDUP_WINDOW = timedelta(hours=24)
 
-_STATEMENT = INSERT_STATEMENT.encode()
+_STATEMENT = _INSERT_EVENTS_AND_ROLLUPS.encode()
 
 
 @dataclass(frozen=True, slots=True)
