@@ -164,7 +164,9 @@ def migrate(
         # Concurrent migrators queue here; the second finds nothing left to do.
         conn.execute("SELECT pg_advisory_lock(%s)", (_ADVISORY_LOCK,))
         try:
-            return _migrate_locked(conn, database_url, timescale, files or available_files())
+            return _migrate_locked(
+                conn, database_url, timescale, available_files() if files is None else files
+            )
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_ADVISORY_LOCK,))
 
