@@ -234,7 +234,7 @@ def processor(iterations: int) -> dict[str, float]:
     from logsight.processing.user_agent import parse_user_agent
     from logsight.queue.message import decode
     from logsight.storage.mode import StorageMode, recorded_mode
-    from logsight.storage.writer import _COPY, EventWriter
+    from logsight.storage.writer import _COPY, _STATEMENT, EventWriter
 
     project = UUID(os.environ["BENCH_PROJECT"])
     database_url = os.environ["LOGSIGHT_DATABASE_URL"]
@@ -291,7 +291,7 @@ def processor(iterations: int) -> dict[str, float]:
                         for v in values:
                             copy.write_row(v)
                     t1 = time.perf_counter()
-                    cur.execute(writer._statement)
+                    cur.execute(_STATEMENT)
                     cur.fetchone()
                     cur.execute("TRUNCATE events_staging")
                 t2 = time.perf_counter()
@@ -303,7 +303,7 @@ def processor(iterations: int) -> dict[str, float]:
             out[f"db_copy_staging_{tag}"] = copy_s / rounds / events * 1e6
             out[f"db_insert_events_rollups_{tag}"] = insert_s / rounds / events * 1e6
             out[f"db_commit_{tag}"] = commit_s / rounds / events * 1e6
-            out.update(_explain(conn, writer, _COPY, tag, events, project, pool, per_message))
+            out.update(_explain(conn, _STATEMENT, _COPY, tag, events, project, pool, per_message))
 
         # The whole handler, as the poller calls it, on fresh batches.
         context: Any = LocalContext(PROCESSOR.name, PROCESSOR.timeout_seconds)
@@ -319,7 +319,7 @@ def processor(iterations: int) -> dict[str, float]:
 
 def _explain(
     conn: Any,
-    writer: Any,
+    statement: bytes,
     copy_sql: str,
     tag: str,
     events: int,
@@ -341,7 +341,7 @@ def _explain(
         with cur.copy(copy_sql) as copy:
             for row in rows:
                 copy.write_row(row.copy_values())
-        cur.execute(b"EXPLAIN (ANALYZE, FORMAT JSON) " + writer._statement)
+        cur.execute(b"EXPLAIN (ANALYZE, FORMAT JSON) " + statement)
         plan = cur.fetchone()[0][0]
         cur.execute("TRUNCATE events_staging")
     out[f"explain_{tag}::total"] = plan["Execution Time"] * 1000 / events
