@@ -471,7 +471,10 @@ def test_a_migration_that_loses_a_deadlock_is_tried_again(
     try:
         # The other side checks for a deadlock only long after the migration does, so the
         # migration is the one rolled back.
-        other.execute("SET deadlock_timeout = '20s'")
+        try:
+            other.execute("SET deadlock_timeout = '20s'")
+        except psycopg.errors.InsufficientPrivilege:
+            pytest.skip("setting deadlock_timeout needs a superuser on the test server")
         other.execute("LOCK TABLE b")
         done: list[list[str]] = []
         runner = threading.Thread(
