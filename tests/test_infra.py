@@ -56,11 +56,12 @@ def _synth(outdir: Path, context: dict[str, Any]) -> Synth:
     from infra.config import load_config
     from infra.stack import LogSightStack
 
-    build_all("arm64")
     saved = {k: os.environ.pop(k) for k in _CREDENTIAL_VARS if k in os.environ}
     try:
         app = cdk.App(outdir=str(outdir), context=context)
         config = load_config(app.node)
+        # LocalStack mode targets the Docker host's architecture, not arm64.
+        build_all(config.lambda_architecture)
         stack = LogSightStack(app, config.stack_name, config=config)
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
         assembly = app.synth()  # raises if cdk-nag reports an unacknowledged finding
