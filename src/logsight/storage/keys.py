@@ -111,12 +111,35 @@ def create_key(
     allowed_origins: list[str] | None = None,
 ) -> str:
     public_key = new_public_key()
-    conn.execute(
-        "INSERT INTO ingest_keys (project_id, public_key, label, allowed_origins)"
-        " VALUES (%s, %s, %s, %s)",
-        (project_id, public_key, label, [o.rstrip("/") for o in allowed_origins or []]),
-    )
+    insert_key(conn, project_id, public_key, label, allowed_origins or [])
     return public_key
+
+
+def insert_key(
+    conn: psycopg.Connection, project_id: UUID, public_key: str, label: str, origins: list[str]
+) -> UUID:
+    row = conn.execute(
+        "INSERT INTO ingest_keys (project_id, public_key, label, allowed_origins)"
+        " VALUES (%s, %s, %s, %s) RETURNING id",
+        (project_id, public_key, label, [o.rstrip("/") for o in origins]),
+    ).fetchone()
+    assert row is not None
+    return UUID(str(row[0]))
+
+
+def update_key(
+    conn: psycopg.Connection, key_id: UUID, *, label: str | None, origins: list[str] | None
+) -> None:
+    """Change what is given (None: leave as is)."""
+    conn.execute(
+        "UPDATE ingest_keys SET label = coalesce(%s, label),"
+        " allowed_origins = coalesce(%s, allowed_origins) WHERE id = %s",
+        (label, origins, key_id),
+    )
+
+
+def revoke_key_id(conn: psycopg.Connection, key_id: UUID) -> None:
+    conn.execute("UPDATE ingest_keys SET revoked_at = now() WHERE id = %s", (key_id,))
 
 
 def revoke_key(conn: psycopg.Connection, public_key: str) -> bool:
