@@ -10,15 +10,13 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg.rows import dict_row
 
 from logsight.errors import ApiError
+from logsight.query import memberships as membership_queries
 from logsight.tenancy import audit
 from logsight.tenancy.access import Access, Role
 
 INVITATION_DAYS = 7
-
-MEMBER_COLUMNS = "m.user_id, u.email, u.name, m.role, m.created_at AS joined_at, m.organization_id"
 
 
 def only_owners() -> ApiError:
@@ -57,12 +55,7 @@ def _target_role(conn: psycopg.Connection, organization_id: UUID, user_id: UUID)
 
 
 def member(conn: psycopg.Connection, organization_id: UUID, user_id: UUID) -> dict[str, Any]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            f"SELECT {MEMBER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id"
-            " WHERE m.organization_id = %s AND m.user_id = %s",
-            (organization_id, user_id),
-        ).fetchone()
+    row = membership_queries.member(conn, organization_id, user_id)
     if row is None:
         raise member_not_found()
     return row
