@@ -61,6 +61,14 @@ def member(conn: psycopg.Connection, organization_id: UUID, user_id: UUID) -> di
     return row
 
 
+def add_owner(conn: psycopg.Connection, organization_id: UUID, user_id: UUID) -> None:
+    """The founder of a new organization (in its creating transaction)."""
+    conn.execute(
+        "INSERT INTO memberships (organization_id, user_id, role) VALUES (%s, %s, 'owner')",
+        (organization_id, user_id),
+    )
+
+
 def change_role(
     access: Access, organization_id: UUID, user_id: UUID, role: Role, ip: str | None
 ) -> None:
