@@ -17,10 +17,10 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from logsight.api.deps import ClientIp, CurrentAccess
 from logsight.api.errors import ERROR_RESPONSES
+from logsight.api.fields import Label
 from logsight.api.pagination import DEFAULT_LIMIT, TIME_ID, Limit, Page, decode_cursor, page
 from logsight.query import keys as key_queries
 from logsight.tenancy import keys
-from logsight.tenancy.listing import Label
 
 router = APIRouter(prefix="/projects/{project_id}/keys", tags=["keys"], responses=ERROR_RESPONSES)
 

@@ -15,13 +15,13 @@ from pydantic import BaseModel
 
 from logsight.api.deps import ClientIp, CurrentAccess
 from logsight.api.errors import ERROR_RESPONSES
+from logsight.api.fields import Email
 from logsight.api.pagination import DEFAULT_LIMIT, TIME_ID, Limit, Page, decode_cursor, page
 from logsight.api.routers.organizations import OrganizationPublic
 from logsight.errors import ApiError
 from logsight.query import memberships as membership_queries
 from logsight.tenancy import memberships
 from logsight.tenancy.access import Access, Role
-from logsight.tenancy.listing import Email
 
 router = APIRouter(responses=ERROR_RESPONSES)
 

@@ -12,11 +12,11 @@ from pydantic import BaseModel, Field
 
 from logsight.api.deps import ClientIp, CurrentAccess
 from logsight.api.errors import ERROR_RESPONSES
+from logsight.api.fields import Name
 from logsight.api.pagination import DEFAULT_LIMIT, TIME_ID, Limit, Page, decode_cursor, page
 from logsight.query import organizations as organization_queries
 from logsight.tenancy import organizations
 from logsight.tenancy.access import Role
-from logsight.tenancy.listing import Name
 
 router = APIRouter(prefix="/organizations", tags=["organizations"], responses=ERROR_RESPONSES)
 

@@ -13,13 +13,13 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from logsight.api.deps import ClientIp, CurrentAccess
 from logsight.api.errors import ERROR_RESPONSES
+from logsight.api.fields import Name
 from logsight.api.pagination import DEFAULT_LIMIT, TIME_ID, Limit, Page, decode_cursor, page
 from logsight.api.storable import Time
 from logsight.errors import ApiError
 from logsight.query import api_tokens as token_queries
 from logsight.tenancy import api_tokens
 from logsight.tenancy.access import Scope
-from logsight.tenancy.listing import Name
 
 router = APIRouter(prefix="/tokens", tags=["tokens"], responses=ERROR_RESPONSES)
 
