@@ -64,11 +64,14 @@ class AuditedWrite:
         target_type: str,
         target_id: object | None,
         details: dict[str, Any] | None = None,
+        *,
+        organization_id: UUID | None = None,
     ) -> None:
+        """Record ``action``; in ``organization_id`` when it is learnt inside the transaction."""
         record(
             self.conn,
             action,
-            organization_id=self.organization_id,
+            organization_id=organization_id or self.organization_id,
             actor_user_id=self.actor_user_id,
             target_type=target_type,
             target_id=target_id,

@@ -38,9 +38,12 @@ def create(access: Access, name: str, slug: str | None, ip: str | None) -> UUID:
         if organization_id is None:
             raise _taken(chosen)
         add_owner(access.conn, organization_id, access.user_id)
-        log.organization_id = organization_id
         log.record(
-            "organization.created", "organization", organization_id, {"name": name, "slug": chosen}
+            "organization.created",
+            "organization",
+            organization_id,
+            {"name": name, "slug": chosen},
+            organization_id=organization_id,
         )
     return organization_id
 
