@@ -19,12 +19,12 @@ import zstandard
 from logsight.apigw import HttpRequest
 from logsight.config import Settings
 from logsight.ingest.app import build_ingest_service
+from logsight.ingest.sentry.envelope import parse_envelope
+from logsight.ingest.sentry.errors import SentryError
+from logsight.ingest.sentry.mapping import map_event
 from logsight.ingest.service import IngestService
 from logsight.queue.message import decode
 from logsight.queue.topology import shard_for
-from logsight.sentry.envelope import parse_envelope
-from logsight.sentry.errors import SentryError
-from logsight.sentry.mapping import map_event
 from logsight.storage.projects import CreatedProject
 from tests.conftest import drain, purge
 from tests.ingest_helpers import api_request

@@ -30,10 +30,10 @@ import psycopg
 
 from logsight.auth.bootstrap import ensure_first_admin
 from logsight.config import Settings
+from logsight.ingest.sentry.dsn import dsn_for
 from logsight.local.embedded_postgres import EmbeddedPostgres
 from logsight.private_files import make_private_directory, write_private
 from logsight.queue.topology import ensure_topology
-from logsight.sentry.dsn import dsn_for
 from logsight.storage.keys import create_key
 from logsight.storage.migrate import migrate
 from logsight.storage.projects import create_project, find_project

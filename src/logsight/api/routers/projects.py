@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 from logsight.api.deps import ClientIp, CurrentAccess, Services
 from logsight.api.errors import ERROR_RESPONSES
 from logsight.api.pagination import DEFAULT_LIMIT, TIME_ID, Limit, Page, decode_cursor, page
+from logsight.ingest.sentry.dsn import dsn_for
 from logsight.query import keyset
-from logsight.sentry.dsn import dsn_for
 from logsight.tenancy import projects
 from logsight.tenancy.access import Role
 

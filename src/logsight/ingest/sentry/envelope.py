@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from logsight.sentry.errors import SentryError
+from logsight.ingest.sentry.errors import SentryError
 
 MAX_ITEMS = 1000
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from logsight.apigw import HttpRequest
-from logsight.sentry.errors import SentryError
+from logsight.ingest.sentry.errors import SentryError
 
 
 def parse_auth_header(value: str) -> dict[str, str]:

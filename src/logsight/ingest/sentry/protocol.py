@@ -1,5 +1,8 @@
 """``/api/{project}/envelope/`` and ``/api/{project}/store/``: Sentry SDKs sending to LogSight.
 
+One envelope is read (``logsight.ingest.sentry.items``), authenticated, counted against the
+quotas, normalized and published as one message.
+
 The same rules as LogSight's own endpoint: the body is decoded within the limits, events are
 normalized the same way, and 200 is answered only once the broker confirmed the message.
 """
@@ -7,18 +10,19 @@ normalized the same way, and 200 is answered only once the broker confirmed the 
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from typing import Any
 from uuid import UUID
 
 from logsight.apigw import HttpRequest, HttpResponse
 from logsight.errors import ApiError
+from logsight.ingest.core import IngestCore
+from logsight.ingest.normalize import EventRejection
 from logsight.ingest.quotas import RateLimited
-from logsight.ingest.service import IngestCore
-from logsight.sentry.auth import public_key
-from logsight.sentry.envelope import Item, parse_envelope
-from logsight.sentry.errors import SentryError
-from logsight.sentry.mapping import map_event, map_logs
+from logsight.ingest.sentry.auth import public_key
+from logsight.ingest.sentry.envelope import Item, parse_envelope
+from logsight.ingest.sentry.errors import SentryError
+from logsight.ingest.sentry.items import Contents, read_items
+from logsight.storage.keys import IngestKey
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +32,9 @@ CORS_ALLOW_HEADERS = (
     "authorization, content-encoding, transfer-encoding, sentry-trace, baggage"
 )
 CORS_EXPOSE_HEADERS = "x-sentry-error, x-sentry-rate-limits, retry-after"
-STORED_ITEMS = frozenset({"event", "log", "client_report"})
 # What LogSight's quotas count, as Sentry data categories: SDKs pause exactly these when told
 # (sessions, client reports and the rest keep flowing; they are not counted).
 LIMITED_CATEGORIES = "default;error;log_item"
-
-OutcomeKey = tuple[str, str, str]  # (outcome, category, reason)
 
 
 class SentryIngest:
@@ -81,76 +82,16 @@ class SentryIngest:
         origin: str | None,
         time_left: float | None,
     ) -> HttpResponse:
-        body = self.core.body(request)
-        if endpoint == "envelope":
-            envelope = parse_envelope(body)
-            dsn = envelope.headers.get("dsn")
-            items = envelope.items
-            sdk = (
-                envelope.headers.get("sdk")
-                if isinstance(envelope.headers.get("sdk"), dict)
-                else None
-            )
-        else:
-            dsn, sdk = None, None
-            items = [Item({"type": "event"}, body)]
-        key = self.core.lookup_key(public_key(request, dsn if isinstance(dsn, str) else None))
-        if str(key.project_number) != project:
-            raise SentryError(403, "the key does not belong to this project")
-        if not key.allows_origin(origin):
-            raise SentryError(403, f"origin {origin} may not use this key")
-
-        raw_events: list[dict[str, Any]] = []
-        outcomes: Counter[OutcomeKey] = Counter()
-        event_item_index: int | None = None
-        for item in items:
-            kind = item.type
-            if kind == "event":
-                if event_item_index is not None:
-                    raise SentryError(400, "more than one event in the envelope")
-                payload = item.json()
-                if not isinstance(payload, dict):
-                    raise SentryError(400, "invalid event item: not a JSON object")
-                event_item_index = len(raw_events)
-                raw_events.append(map_event(payload, sdk_header=sdk))
-            elif kind == "log":
-                logs = map_logs(item.json())
-                raw_events.extend(logs)
-            elif kind == "client_report":
-                report = item.json()
-                for discarded in (report or {}).get("discarded_events") or []:
-                    if isinstance(discarded, dict) and isinstance(discarded.get("quantity"), int):
-                        outcomes[
-                            (
-                                "client_discarded",
-                                str(discarded.get("category") or "unknown"),
-                                str(discarded.get("reason") or ""),
-                            )
-                        ] += max(discarded["quantity"], 0)
-            else:
-                # Accepted and counted, never an error: transactions, sessions, attachments, ...
-                outcomes[("skipped", kind or "unknown", "")] += 1
-
-        quantities = {
-            "error": int(event_item_index is not None),
-            "log_item": len(raw_events) - int(event_item_index is not None),
-        }
+        items, dsn, sdk = self._read(request, endpoint)
+        key = self._authenticate(request, project, origin, dsn)
+        contents = read_items(items, sdk)
         try:
-            self.core.admit(request, key, quantities)
+            self.core.admit(request, key, contents.quantities)
         except RateLimited as limited:
             raise self._rate_limited(limited) from limited
-        accepted, rejected = self.core.normalize(request, raw_events)
-        event_id: str | None = None
-        for rejection in rejected:
-            if rejection.index == event_item_index:
-                field = f" ({rejection.field})" if rejection.field else ""
-                raise SentryError(400, f"invalid event{field}: {rejection.message}")
-            outcomes[("invalid", "log_item", rejection.code)] += 1
-        if event_item_index is not None:
-            # The event is the first accepted one: logs after it, none before it rejected.
-            position = event_item_index - sum(1 for r in rejected if r.index < event_item_index)
-            event_id = UUID(accepted[position]["event_id"]).hex
-        if accepted or outcomes:
+        accepted, rejected = self.core.normalize(request, contents.events)
+        event_id = self._event_id(contents, accepted, rejected)
+        if accepted or contents.outcomes:
             self.core.publish(
                 request,
                 key,
@@ -158,7 +99,7 @@ class SentryIngest:
                 source="sentry",
                 outcomes=[
                     {"outcome": o, "category": c, "reason": r, "quantity": q}
-                    for (o, c, r), q in sorted(outcomes.items())
+                    for (o, c, r), q in sorted(contents.outcomes.items())
                 ],
                 time_left=time_left,
             )
@@ -168,6 +109,50 @@ class SentryIngest:
             accepted_events=len(accepted),
             rejected_events=len(rejected),
         )
+
+    def _read(
+        self, request: HttpRequest, endpoint: str
+    ) -> tuple[list[Item], str | None, dict[str, Any] | None]:
+        """The items, and the envelope header's DSN and SDK (``store`` sends one bare event)."""
+        body = self.core.body(request)
+        if endpoint != "envelope":
+            return [Item({"type": "event"}, body)], None, None
+        envelope = parse_envelope(body)
+        dsn = envelope.headers.get("dsn")
+        sdk = envelope.headers.get("sdk")
+        return (
+            envelope.items,
+            dsn if isinstance(dsn, str) else None,
+            sdk if isinstance(sdk, dict) else None,
+        )
+
+    def _authenticate(
+        self, request: HttpRequest, project: str, origin: str | None, dsn: str | None
+    ) -> IngestKey:
+        key = self.core.lookup_key(public_key(request, dsn))
+        if str(key.project_number) != project:
+            raise SentryError(403, "the key does not belong to this project")
+        if not key.allows_origin(origin):
+            raise SentryError(403, f"origin {origin} may not use this key")
+        return key
+
+    @staticmethod
+    def _event_id(
+        contents: Contents, accepted: list[dict[str, Any]], rejected: list[EventRejection]
+    ) -> str | None:
+        """The event item's id, as Sentry answers it; invalid logs become outcomes, an invalid
+        event item refuses the envelope."""
+        event = contents.event_index
+        for rejection in rejected:
+            if rejection.index == event:
+                field = f" ({rejection.field})" if rejection.field else ""
+                raise SentryError(400, f"invalid event{field}: {rejection.message}")
+            contents.outcomes[("invalid", "log_item", rejection.code)] += 1
+        if event is None:
+            return None
+        # The event is the first accepted one: logs after it, none before it rejected.
+        position = event - sum(1 for r in rejected if r.index < event)
+        return UUID(accepted[position]["event_id"]).hex
 
     @staticmethod
     def _rate_limited(limited: RateLimited) -> SentryError:
