@@ -105,7 +105,7 @@ def login(
     with audit.audited(conn, user.id, ip) as log:
         if user.password_hash and needs_rehash(user.password_hash):
             accounts.set_password(conn, user.id, password)
-        conn.execute("UPDATE users SET last_login_at = now() WHERE id = %s", (user.id,))
+        accounts.record_login(conn, user.id)
         refresh = sessions.start(conn, user.id, _lifetime(settings))
         log.record("auth.login", "session", refresh.family_id)
     return _pair(issuer, user.id, user.email, refresh)

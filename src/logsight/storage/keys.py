@@ -13,6 +13,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 import psycopg
@@ -148,3 +149,24 @@ def revoke_key(conn: psycopg.Connection, public_key: str) -> bool:
         (public_key,),
     )
     return cur.rowcount == 1
+
+
+def project_keys(
+    conn: psycopg.Connection, project_id: UUID
+) -> list[tuple[str, str, list[str], datetime | None]]:
+    """(public key, label, allowed origins, revoked at) of every key of the project, oldest
+    first."""
+    return conn.execute(
+        "SELECT public_key, label, allowed_origins, revoked_at FROM ingest_keys"
+        " WHERE project_id = %s ORDER BY created_at",
+        (project_id,),
+    ).fetchall()
+
+
+def oldest_active_key(conn: psycopg.Connection, project_id: UUID) -> str | None:
+    row = conn.execute(
+        "SELECT public_key FROM ingest_keys WHERE project_id = %s AND revoked_at IS NULL"
+        " ORDER BY created_at LIMIT 1",
+        (project_id,),
+    ).fetchone()
+    return None if row is None else str(row[0])
