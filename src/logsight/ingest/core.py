@@ -15,6 +15,7 @@ import psycopg
 from logsight.apigw import HttpRequest
 from logsight.config import Settings
 from logsight.errors import ApiError
+from logsight.event import NormalizedEvent
 from logsight.ingest.body import check_utf8, decode_body
 from logsight.ingest.normalize import EventRejection, Limits, normalize_batch
 from logsight.ingest.quotas import Quotas
@@ -84,7 +85,7 @@ class IngestCore:
 
     def normalize(
         self, request: HttpRequest, raw_events: list[Any]
-    ) -> tuple[list[dict[str, Any]], list[EventRejection]]:
+    ) -> tuple[list[NormalizedEvent], list[EventRejection]]:
         accepted, rejected = normalize_batch(
             raw_events, received_at=request.received_at, limits=self.limits
         )
@@ -101,7 +102,7 @@ class IngestCore:
         self,
         request: HttpRequest,
         key: IngestKey,
-        events: list[dict[str, Any]],
+        events: list[NormalizedEvent],
         *,
         source: str,
         outcomes: list[dict[str, Any]] | None = None,

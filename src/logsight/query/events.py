@@ -11,40 +11,11 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from logsight.event import DETAIL_COLUMNS, LIST_COLUMNS
 from logsight.query.keyset import Key, Order, Row, fetch
 
 # The primary key's order: each page is an index range scan.
 NEWEST_FIRST = Order(("timestamp", "event_id"), ("timestamp", "event_id"), descending=True)
-
-# Columns of a search result; the detail adds the JSON documents.
-LIST_COLUMNS = (
-    "event_id",
-    "timestamp",
-    "received_at",
-    "type",
-    "name",
-    "level",
-    "message",
-    "user_id",
-    "session_id",
-    "release",
-    "environment",
-    "fingerprint",
-    "browser",
-    "os",
-    "device",
-    "properties",
-)
-DETAIL_COLUMNS = (
-    *LIST_COLUMNS,
-    "context",
-    "user_traits",
-    "error",
-    "sdk",
-    "meta",
-    "breadcrumbs",
-    "culprit",
-)
 
 
 @dataclass(frozen=True, slots=True)

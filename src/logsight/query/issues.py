@@ -14,7 +14,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from logsight.query.events import DETAIL_COLUMNS, like_pattern
+from logsight.event import DETAIL_COLUMNS
+from logsight.query.events import like_pattern
 from logsight.query.keyset import Key, Order, Row, fetch
 
 COLUMNS = (

@@ -30,40 +30,12 @@ from uuid import UUID
 import orjson
 import psycopg
 
+from logsight.event import COLUMNS, JSON_COLUMNS
 from logsight.storage.issues import ISSUE_CTES
 from logsight.storage.issues import RETURNING_COLUMNS as ISSUE_RETURNING_COLUMNS
 from logsight.storage.mode import StorageMode
 from logsight.storage.partitions import PartitionManager
 
-COLUMNS = (
-    "project_id",
-    "event_id",
-    "timestamp",
-    "received_at",
-    "type",
-    "name",
-    "level",
-    "message",
-    "user_id",
-    "session_id",
-    "release",
-    "environment",
-    "fingerprint",
-    "browser",
-    "os",
-    "device",
-    "properties",
-    "context",
-    "user_traits",
-    "error",
-    "sdk",
-    "meta",
-    "breadcrumbs",
-    "culprit",
-)
-_JSON_COLUMNS = frozenset(
-    {"properties", "context", "user_traits", "error", "sdk", "meta", "breadcrumbs"}
-)
 _COLUMN_LIST = ", ".join(COLUMNS)
 
 _CREATE_STAGING = (
@@ -200,6 +172,8 @@ _STATEMENT = _INSERT_EVENTS_AND_ROLLUPS.encode()
 
 @dataclass(frozen=True, slots=True)
 class EventRow:
+    """One row of ``events``: a field per column of logsight.event.COLUMNS, in its order."""
+
     project_id: UUID
     event_id: UUID
     timestamp: datetime
@@ -237,7 +211,7 @@ class EventRow:
         values: list[Any] = []
         for column in COLUMNS:
             value = getattr(self, column)
-            if column in _JSON_COLUMNS and value is not None:
+            if column in JSON_COLUMNS and value is not None:
                 value = orjson.dumps(value).decode()
             values.append(value)
         return tuple(values)

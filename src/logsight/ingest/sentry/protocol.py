@@ -15,6 +15,7 @@ from uuid import UUID
 
 from logsight.apigw import HttpRequest, HttpResponse
 from logsight.errors import ApiError
+from logsight.event import NormalizedEvent
 from logsight.ingest.core import IngestCore
 from logsight.ingest.normalize import EventRejection
 from logsight.ingest.quotas import RateLimited
@@ -138,7 +139,7 @@ class SentryIngest:
 
     @staticmethod
     def _event_id(
-        contents: Contents, accepted: list[dict[str, Any]], rejected: list[EventRejection]
+        contents: Contents, accepted: list[NormalizedEvent], rejected: list[EventRejection]
     ) -> str | None:
         """The event item's id, as Sentry answers it; invalid logs become outcomes, an invalid
         event item refuses the envelope."""
