@@ -27,7 +27,7 @@ from logsight.queue.message import decode
 from logsight.queue.topology import shard_for
 from logsight.storage.projects import CreatedProject
 from tests.conftest import drain, purge
-from tests.ingest_helpers import api_request
+from tests.support.ingest import api_request
 
 PYTHON_EVENT: dict[str, Any] = {
     "event_id": "9ec79c33ec9942ab8353589fcb2e04dc",

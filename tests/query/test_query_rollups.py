@@ -20,10 +20,10 @@ from logsight.storage.mode import StorageMode
 from logsight.storage.partitions import PartitionManager
 from logsight.storage.projects import create_project
 from tests.conftest import create_database, drop_database
-from tests.processor_helpers import message, rmq_event
-from tests.test_query_support import QUEUE, Tenant, event, ingest
+from tests.support.processor import message, rmq_event
+from tests.support.query import QUEUE, Tenant, event, ingest
 
-pytest_plugins = ["tests.test_query_support"]
+pytest_plugins = ["tests.support.query"]
 
 # Each rollup as the processor keeps it, and the same relation recomputed from events.
 RECOMPUTED = {

@@ -22,7 +22,7 @@ from tests.support.runtime import LocalLogSight
 
 pytestmark = pytest.mark.slow
 Level = Literal["info", "warning"]
-NODE_CLIENT = Path(__file__).parent / "clients" / "sentry-node"
+NODE_CLIENT = Path(__file__).resolve().parents[1] / "clients" / "sentry-node"
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +148,7 @@ def test_sentry_python_with_gzip_and_brotli_then_a_regression(
     assert "raise ValueError" in crash_site["context_line"]
     issue = issue_of(runtime, first)
     assert issue["title"] == "ValueError: cart 1234 is invalid (WINTER)"
-    assert issue["culprit"] == "tests.test_sentry_clients in checkout"
+    assert issue["culprit"] == "tests.ingest.test_sentry_clients in checkout"
     assert issue["events"] == 1
 
     second = send_python_exception(dsn, "br")

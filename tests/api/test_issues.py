@@ -28,8 +28,8 @@ from tests.conftest import (
     drop_database,
     migrated_database,
 )
-from tests.processor_helpers import message, rmq_event
 from tests.support.api import ApiCaller, Member, make_member, make_organization
+from tests.support.processor import message, rmq_event
 
 QUEUE = "logsight.events.0"
 

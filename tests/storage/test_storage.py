@@ -2,7 +2,7 @@
 against (tests/conftest.py: plain PostgreSQL here; TimescaleDB when LOGSIGHT_TEST_TIMESCALE=on).
 The statements of the other layout are checked by what maintenance chooses and by parsing the
 migrations (pglast, PostgreSQL's own parser): TimescaleDB's catalog is never imitated. Choosing
-the layout: tests/test_storage_modes.py."""
+the layout: tests/storage/test_storage_modes.py."""
 
 from __future__ import annotations
 
@@ -228,7 +228,7 @@ def test_events_table_is_the_same_in_both_layouts() -> None:
 @pytest.mark.parametrize("table", [t for t in maintenance.ROLLUP_TABLES if t != "event_rollups_1m"])
 def test_rollup_tables_are_the_same_in_both_layouts(table: str) -> None:
     # One writer and one query API: the same statements run on both. (event_rollups_1m gained
-    # its release column by ALTER TABLE on plain PostgreSQL: tests/test_query_rollups.py.)
+    # its release column by ALTER TABLE on plain PostgreSQL: tests/query/test_query_rollups.py.)
     plain = _sql("0002_events.postgres.sql") + _sql("0005_query_rollups.postgres.sql")
     assert _table_body(plain, table) == _table_body(_sql("0014_rollup_tables.timescale.sql"), table)
 
@@ -386,8 +386,8 @@ def test_a_deleted_projects_rows_are_purged_by_maintenance(
     from logsight.processing.batch import BatchProcessor
     from logsight.processing.records import records_from_event
     from logsight.storage.db import Database
-    from tests.processor_helpers import message, rmq_event
     from tests.support.api import ApiCaller, make_member
+    from tests.support.processor import message, rmq_event
 
     migrate_test_database(fresh_database)
     with psycopg.connect(fresh_database, autocommit=True) as conn:

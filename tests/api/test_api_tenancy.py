@@ -16,8 +16,8 @@ from logsight.apigw import HttpRequest
 from logsight.config import Settings
 from logsight.ingest.app import build_ingest_service
 from logsight.tenancy import api_tokens
-from tests.ingest_helpers import api_request
 from tests.support.api import ApiCaller, Member, make_member, make_organization, make_user
+from tests.support.ingest import api_request
 from tests.support.tenancy import Tenant, make_tenant
 
 

@@ -21,8 +21,8 @@ from logsight.queue.topology import shard_for
 from logsight.storage.db import Database
 from logsight.storage.projects import CreatedProject
 from tests.conftest import count_rows, drain, purge
-from tests.processor_helpers import message, rmq_event
 from tests.support.api import ApiCaller
+from tests.support.processor import message, rmq_event
 from tests.support.tenancy import make_tenant
 
 DLQ = "logsight.events.dead"

@@ -23,7 +23,7 @@ from logsight.queue.topology import shard_for
 from logsight.storage.keys import create_key, revoke_key
 from logsight.storage.projects import CreatedProject, create_project
 from tests.conftest import drain, purge
-from tests.ingest_helpers import api_request
+from tests.support.ingest import api_request
 
 
 @pytest.fixture

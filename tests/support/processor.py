@@ -14,7 +14,9 @@ from uuid import UUID
 from logsight.ingest.normalize import Limits, normalize_event
 from logsight.queue.message import EventMessage
 
-AWS_EXAMPLE = json.loads((Path(__file__).parent / "fixtures" / "rmq_event_aws.json").read_text())
+AWS_EXAMPLE = json.loads(
+    (Path(__file__).resolve().parents[1] / "fixtures" / "rmq_event_aws.json").read_text()
+)
 LIMITS = Limits(1024 * 1024, 32, 256, 8192, timedelta(days=30), timedelta(seconds=60))
 
 

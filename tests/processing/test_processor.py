@@ -19,7 +19,7 @@ from logsight.storage.db import Database
 from logsight.storage.mode import StorageMode
 from logsight.storage.projects import CreatedProject
 from tests.conftest import count_rows
-from tests.processor_helpers import AWS_EXAMPLE, message, rmq_event
+from tests.support.processor import AWS_EXAMPLE, message, rmq_event
 
 QUEUE = "logsight.events.0"
 DLQ = "logsight.events.dead"

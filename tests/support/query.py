@@ -18,8 +18,8 @@ from logsight.processing.batch import BatchProcessor
 from logsight.processing.records import records_from_event
 from logsight.storage.db import Database
 from logsight.storage.projects import create_project
-from tests.processor_helpers import message, rmq_event
 from tests.support.api import ApiCaller, Member, make_member, make_organization
+from tests.support.processor import message, rmq_event
 
 QUEUE = "logsight.events.0"
 DLQ = "logsight.events.dead"

@@ -32,12 +32,12 @@ from logsight.queue.publisher import Publisher
 from logsight.queue.topology import ensure_topology, routing_key
 from logsight.storage.projects import CreatedProject
 from tests.conftest import create_vhost, delete_vhost
-from tests.processor_helpers import AWS_EXAMPLE, message
+from tests.support.processor import AWS_EXAMPLE, message
 
 pytestmark = pytest.mark.timeout(120)
 
 # Names the function in the Lambda context; never loaded, the recording handler is passed in.
-RECORDER = FunctionSpec("logsight-test-recorder", "tests.test_poller:RecordingHandler", 30)
+RECORDER = FunctionSpec("logsight-test-recorder", "tests.local.test_poller:RecordingHandler", 30)
 AWS_MESSAGE = next(iter(AWS_EXAMPLE["rmqMessagesByQueue"].values()))[0]
 # "Jan 1, 1970, 12:33:41 AM", as Amazon MQ formats AMQP timestamps.
 AMQP_TIMESTAMP = re.compile(r"^[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d{2}:\d{2} [AP]M$")

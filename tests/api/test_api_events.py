@@ -13,10 +13,10 @@ import pytest
 
 from logsight.processing.batch import BatchProcessor
 from tests.support.api import ApiCaller, Member, make_member
-from tests.test_query_support import Tenant, event, ingest, make_tenant
+from tests.support.query import Tenant, event, ingest, make_tenant
 
 # Fixtures: api, tenant, stranger, processor.
-pytest_plugins = ["tests.test_query_support"]
+pytest_plugins = ["tests.support.query"]
 
 BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
 

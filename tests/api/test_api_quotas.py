@@ -19,9 +19,9 @@ from logsight.processing.batch import BatchProcessor
 from logsight.processing.records import records_from_event
 from logsight.storage.db import Database
 from tests.conftest import purge
-from tests.ingest_helpers import api_request
-from tests.processor_helpers import message, rmq_event
 from tests.support.api import ApiCaller, Member, make_member, make_organization
+from tests.support.ingest import api_request
+from tests.support.processor import message, rmq_event
 
 ROLES = ("owner", "admin", "member", "viewer")
 

@@ -29,8 +29,8 @@ from logsight.storage.keys import create_key
 from logsight.storage.projects import CreatedProject, create_project
 from logsight.tenancy.quotas import set_project_quotas
 from tests.conftest import drain, purge
-from tests.ingest_helpers import api_request
 from tests.support import ingest_worker
+from tests.support.ingest import api_request
 
 UNLIMITED = {"events_per_minute": 0, "events_per_month": 0, "key_events_per_second": 0}
 

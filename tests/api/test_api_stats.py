@@ -13,10 +13,10 @@ import pytest
 from logsight.processing.batch import BatchProcessor
 from logsight.query.timerange import Bucket, bucket_edges, choose_bucket, cover, zone
 from tests.support.api import ApiCaller
-from tests.test_query_support import Tenant, at, event, ingest
+from tests.support.query import Tenant, at, event, ingest
 
 # Fixtures: api, tenant, stranger, processor.
-pytest_plugins = ["tests.test_query_support"]
+pytest_plugins = ["tests.support.query"]
 
 
 def get(api: ApiCaller, tenant: Tenant, path: str, **params: Any) -> dict[str, Any]:

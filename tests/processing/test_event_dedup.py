@@ -20,7 +20,7 @@ from logsight.processing.batch import BatchProcessor
 from logsight.processing.records import records_from_event
 from logsight.storage.db import Database
 from logsight.storage.projects import CreatedProject
-from tests.processor_helpers import message, rmq_event
+from tests.support.processor import message, rmq_event
 
 QUEUE = "logsight.events.0"
 

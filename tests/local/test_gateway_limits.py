@@ -20,7 +20,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HEADER_TIMEOUT = 1.5
 BODY_TIMEOUT = 1.5
 MiB = 1024 * 1024

@@ -25,7 +25,7 @@ from logsight.storage.faults import time_left_of
 from logsight.storage.migrate import migrate
 from logsight.storage.projects import create_project
 from tests.conftest import count_rows, migrated_database
-from tests.processor_helpers import message, rmq_event
+from tests.support.processor import message, rmq_event
 from tests.support.runtime import private_postgres
 
 SHARD = "logsight.events.0"

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.timeout(900)
 
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = ROOT / "infra" / "snapshots" / "LogSight-dev.template.json"
 _CREDENTIAL_VARS = (
     "AWS_ACCESS_KEY_ID",
@@ -827,7 +827,7 @@ def test_snapshot(dev: Synth) -> None:
         SNAPSHOT.write_text(json.dumps(current, indent=1, sort_keys=True) + "\n")
     expected = json.loads(SNAPSHOT.read_text())
     assert current == expected, (
-        "template changed: review, then UPDATE_SNAPSHOTS=1 pytest tests/test_infra.py"
+        "template changed: review, then UPDATE_SNAPSHOTS=1 pytest tests/infra/test_infra.py"
     )
 
 

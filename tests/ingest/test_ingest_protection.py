@@ -27,8 +27,8 @@ from logsight.storage.migrate import migrate
 from logsight.storage.projects import create_project
 from logsight.tenancy.quotas import set_project_quotas
 from tests.conftest import purge
-from tests.ingest_helpers import api_request
 from tests.support.api import make_member
+from tests.support.ingest import api_request
 from tests.support.runtime import LocalLogSight, fresh_runtime, private_postgres
 
 pytestmark = pytest.mark.slow
