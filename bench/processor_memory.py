@@ -42,6 +42,10 @@ def _memory_mb() -> tuple[float, float]:
     return values.get("Pss_Anon", 0) / 1024, values.get("Rss", 0) / 1024
 
 
+def _keep() -> None:
+    """--no-trim: the freed C heap stays with the process."""
+
+
 def produce(count: int, seed: int) -> None:
     """Child process: ``count`` envelopes through the ingest handler (env says where)."""
     import functions.ingest.handler as ingest
@@ -70,7 +74,7 @@ def produce(count: int, seed: int) -> None:
         raise SystemExit(f"ingest refused {refused} of {count} envelopes")
 
 
-def measure(rounds: int, envelopes: int, traced: bool, live: bool) -> None:
+def measure(rounds: int, envelopes: int, traced: bool, live: bool, trim: bool) -> None:
     db, vhost = BenchDatabase("logsight_procmem").create(), BenchVhost("logsight-procmem").create()
     env = {
         "LOGSIGHT_DATABASE_URL": db.url,
@@ -83,15 +87,18 @@ def measure(rounds: int, envelopes: int, traced: bool, live: bool) -> None:
     }
     os.environ.update(env)
     try:
-        _run(db, rounds, envelopes, traced, live)
+        _run(db, rounds, envelopes, traced, live, trim)
     finally:
         vhost.delete()
         db.drop()
 
 
-def _run(db: BenchDatabase, rounds: int, envelopes: int, traced: bool, live: bool) -> None:
+def _run(
+    db: BenchDatabase, rounds: int, envelopes: int, traced: bool, live: bool, trim: bool
+) -> None:
     from logsight.config import Settings
     from logsight.local.components import processor_pollers
+    from logsight.local.poller import QueuePoller
     from logsight.queue.topology import ensure_topology
     from logsight.sentry.dsn import dsn_for
     from logsight.storage.migrate import migrate
@@ -105,7 +112,15 @@ def _run(db: BenchDatabase, rounds: int, envelopes: int, traced: bool, live: boo
     settings = Settings()
     ensure_topology(settings)
     dsn = dsn_for(project.public_key, "http://127.0.0.1:9", int(row[0]))
-    pollers = processor_pollers(settings)
+
+    def pollers_for() -> list[QueuePoller]:
+        made = processor_pollers(settings)
+        if not trim:
+            for poller in made:
+                poller.release_memory = _keep
+        return made
+
+    pollers = pollers_for()
     if live:
         for poller in pollers:
             poller.start()
@@ -127,7 +142,7 @@ def _run(db: BenchDatabase, rounds: int, envelopes: int, traced: bool, live: boo
             )
             if not live:
                 # Fresh pollers (the handler, and so the processor, stays) find the backlog.
-                pollers = processor_pollers(settings)
+                pollers = pollers_for()
                 for poller in pollers:
                     poller.start()
             deadline = time.monotonic() + 300
@@ -166,12 +181,13 @@ def main() -> None:
     parser.add_argument("--envelopes", type=int, default=2000, help="per round")
     parser.add_argument("--traced", action="store_true", help="trace the Python heap too")
     parser.add_argument("--live", action="store_true", help="keep the pollers running")
+    parser.add_argument("--no-trim", action="store_true", help="no malloc_trim after batches")
     parser.add_argument("--produce", nargs=2, metavar=("COUNT", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.produce:
         produce(int(args.produce[0]), int(args.produce[1]))
         return
-    measure(args.rounds, args.envelopes, args.traced, args.live)
+    measure(args.rounds, args.envelopes, args.traced, args.live, not args.no_trim)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
+
 from logsight.processing.grouping import culprit, fingerprint
 from logsight.processing.user_agent import Client, parse_user_agent
 from logsight.queue.message import EventMessage, MessageError
-from logsight.storage.writer import EventRow
+from logsight.storage.writer import EventRow, json_text
 
 _NO_CLIENT = Client(None, None, None)
 
@@ -28,6 +30,7 @@ def event_row(message: EventMessage, event: dict[str, Any]) -> EventRow:
     client = (
         parse_user_agent(user_agent) if isinstance(user_agent, str) and user_agent else _NO_CLIENT
     )
+    meta = event.get("meta") or None
     timestamp = datetime.fromisoformat(event["timestamp"])
     if timestamp.tzinfo is None:
         raise ValueError("timestamp has no time zone")
@@ -48,14 +51,15 @@ def event_row(message: EventMessage, event: dict[str, Any]) -> EventRow:
         browser=client.browser,
         os=client.os,
         device=client.device,
-        properties=event.get("properties") or {},
-        context=context,
-        user_traits=event.get("user") or None,
-        error=event.get("error") or None,
-        sdk=event.get("sdk") or None,
-        meta=event.get("meta") or None,
-        breadcrumbs=event.get("breadcrumbs") or None,
+        properties=orjson.dumps(event.get("properties") or {}).decode(),
+        context=json_text(context),
+        user_traits=json_text(event.get("user") or None),
+        error=json_text(event.get("error") or None),
+        sdk=json_text(event.get("sdk") or None),
+        meta=json_text(meta),
+        breadcrumbs=json_text(event.get("breadcrumbs") or None),
         culprit=culprit(event) if event.get("type") == "error" else None,
+        clamped=isinstance(meta, dict | list) and "original_timestamp" in meta,
     )
 
 
