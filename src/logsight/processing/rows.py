@@ -6,12 +6,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import orjson
-
 from logsight.processing.grouping import culprit, fingerprint
 from logsight.processing.user_agent import Client, parse_user_agent
 from logsight.queue.message import EventMessage, MessageError
-from logsight.storage.writer import EventRow, json_text
+from logsight.storage.writer import EventRow, json_column, optional_json_column
 
 _NO_CLIENT = Client(None, None, None)
 
@@ -51,13 +49,13 @@ def event_row(message: EventMessage, event: dict[str, Any]) -> EventRow:
         browser=client.browser,
         os=client.os,
         device=client.device,
-        properties=orjson.dumps(event.get("properties") or {}).decode(),
-        context=json_text(context),
-        user_traits=json_text(event.get("user") or None),
-        error=json_text(event.get("error") or None),
-        sdk=json_text(event.get("sdk") or None),
-        meta=json_text(meta),
-        breadcrumbs=json_text(event.get("breadcrumbs") or None),
+        properties=json_column(event.get("properties") or {}),
+        context=optional_json_column(context),
+        user_traits=optional_json_column(event.get("user") or None),
+        error=optional_json_column(event.get("error") or None),
+        sdk=optional_json_column(event.get("sdk") or None),
+        meta=optional_json_column(meta),
+        breadcrumbs=optional_json_column(event.get("breadcrumbs") or None),
         culprit=culprit(event) if event.get("type") == "error" else None,
         clamped=isinstance(meta, dict | list) and "original_timestamp" in meta,
     )
