@@ -8,16 +8,19 @@ dead-letter queue is drained by the real processor function into the real databa
 from __future__ import annotations
 
 import base64
+import gc
 import itertools
 import re
 import subprocess
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import amqp
 import psycopg
 import pytest
 from amqp.exceptions import AMQPDeprecationWarning
@@ -409,3 +412,80 @@ def test_after_the_delivery_limit_the_processor_records_a_dead_letter(
         assert dead.stats.messages == 1
     finally:
         get_settings.cache_clear()
+
+
+class _Probe:
+    """Something weakly referable that rides in the event, to see when the event is freed."""
+
+
+@dataclass
+class MessageCensus:
+    """A handler counting, while it runs, the amqp messages of its batch still alive."""
+
+    sent: list[bytes]
+    alive: list[int] = field(default_factory=list)
+    probes: list[weakref.ref[_Probe]] = field(default_factory=list)
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        gc.collect()
+        self.alive.append(
+            sum(
+                1
+                for o in gc.get_objects()
+                if isinstance(o, amqp.Message) and bytes(o.body) in self.sent
+            )
+        )
+        probe = _Probe()
+        event["probe"] = probe
+        self.probes.append(weakref.ref(probe))
+        return {"ok": True}
+
+
+def test_nothing_of_a_batch_is_kept_but_its_event(
+    queues: Settings, pollers: Callable[..., QueuePoller]
+) -> None:
+    # The bodies are in the event (base64, as AWS sends them); the broker's messages holding
+    # them again are let go before the function runs, and the event once it returned.
+    sent = [f'{{"n": {n}, "pad": "{"x" * 4000}"}}'.encode() for n in range(5)]
+    publish(queues, sent)
+    census = MessageCensus(sent)
+    poller = pollers(queues, census, batch_size=5, batch_window=0.5)
+    wait_until(lambda: poller.stats.batches == 1)
+
+    assert census.alive == [0]
+    assert [probe() for probe in census.probes] == [None]
+
+
+def test_the_c_heap_is_trimmed_after_a_large_batch_only(
+    queues: Settings, pollers: Callable[..., QueuePoller]
+) -> None:
+    order: list[str] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        order.append("function")
+        return {"ok": True}
+
+    poller = pollers(
+        queues,
+        handler,
+        batch_size=10,
+        batch_window=0.5,
+        release_memory=lambda: order.append("trim"),
+    )
+    publish(queues, bodies(3))
+    wait_until(lambda: poller.stats.batches == 1)
+    assert order == ["function"]
+
+    # Two 600 KB bodies: one batch of more than TRIM_AFTER_BYTES.
+    publish(queues, [bytes([65 + n]) * (600 * 1024) for n in range(2)])
+    wait_until(lambda: poller.stats.batches == 2 and len(order) == 3)
+    assert poller.stats.messages == 5
+    assert order == ["function", "function", "trim"]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.02)
