@@ -11,6 +11,7 @@ from logsight.api import docs, errors, storable
 from logsight.api.routers import (
     audit,
     auth,
+    dashboards,
     dead_letters,
     events,
     issues,
@@ -44,6 +45,7 @@ ROUTERS = [
     events.router,
     issues.router,
     stats.router,
+    dashboards.router,
     live.router,
     dead_letters.router,
 ]

@@ -67,7 +67,7 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _conditions(project_id: UUID, q: EventQuery) -> list[sql.Composable]:
+def conditions(project_id: UUID, q: EventQuery) -> list[sql.Composable]:
     where: list[sql.Composable] = [sql.SQL("project_id = {}").format(sql.Literal(project_id))]
     if q.start is not None:
         where.append(sql.SQL("timestamp >= {}").format(sql.Literal(q.start)))
@@ -110,7 +110,7 @@ def search(
     The order is the primary key's, (timestamp, event_id) descending, so each page is an index
     range scan and a page boundary never moves when newer events arrive.
     """
-    where = _conditions(project_id, q)
+    where = conditions(project_id, q)
     if after is not None:
         where.append(
             sql.SQL("(timestamp, event_id) < ({}, {})").format(
