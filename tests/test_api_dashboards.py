@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
-from uuid import UUID
 
 import psycopg
 import pytest
@@ -17,43 +15,12 @@ import pytest
 from logsight.config import Settings
 from logsight.dashboard_schema import MAX_WIDGETS, DashboardDefinition
 from logsight.processing.batch import BatchProcessor
-from logsight.storage.projects import create_project
 from logsight.tenancy.dashboards import MAX_DASHBOARDS
-from tests.support.api import ApiCaller, Member, Reply, make_member, make_organization
-from tests.test_query_support import event, ingest
+from tests.support.api import ApiCaller, Reply
+from tests.test_query_support import ROLES, Org, event, ingest
 
-# Fixtures: api, processor.
+# Fixtures: api, processor, org, other.
 pytest_plugins = ["tests.test_query_support"]
-
-ROLES = ("owner", "admin", "member", "viewer")
-
-
-@dataclass
-class Org:
-    organization_id: UUID
-    project_id: UUID
-    members: dict[str, Member]
-
-    def path(self, suffix: str = "") -> str:
-        return f"/api/projects/{self.project_id}/dashboards{suffix}"
-
-
-def make_org(conn: psycopg.Connection) -> Org:
-    org_id = make_organization(conn)
-    slug = conn.execute("SELECT slug FROM organizations WHERE id = %s", (org_id,)).fetchone()
-    assert slug is not None
-    project = create_project(conn, f"p-{uuid.uuid4().hex[:8]}", organization_slug=slug[0])
-    return Org(org_id, project.id, {role: make_member(conn, org_id, role) for role in ROLES})
-
-
-@pytest.fixture
-def org(db: psycopg.Connection) -> Org:
-    return make_org(db)
-
-
-@pytest.fixture
-def other(db: psycopg.Connection) -> Org:
-    return make_org(db)
 
 
 @pytest.fixture
@@ -72,12 +39,16 @@ def widget(wid: str = "w1", **fields: Any) -> dict[str, Any]:
     }
 
 
+def dashboards(org: Org, suffix: str = "") -> str:
+    return org.path(f"/dashboards{suffix}")
+
+
 def dashboard(name: str = "Checkout", **fields: Any) -> dict[str, Any]:
     return {"name": name, "widgets": [widget()], **fields}
 
 
 def default_id(api: ApiCaller, org: Org) -> str:
-    reply = api("GET", org.path(), token=org.members["viewer"].token)
+    reply = api("GET", dashboards(org), token=org.members["viewer"].token)
     assert reply.status == 200, reply.body
     return str(reply.body["data"][0]["id"])
 
@@ -86,7 +57,7 @@ def default_id(api: ApiCaller, org: Org) -> str:
 
 
 def test_a_new_project_comes_with_the_default_dashboard(api: ApiCaller, org: Org) -> None:
-    reply = api("GET", org.path(), token=org.members["viewer"].token)
+    reply = api("GET", dashboards(org), token=org.members["viewer"].token)
     assert reply.status == 200, reply.body
     (only,) = reply.body["data"]
     assert only["name"] == "Overview" and only["range"] == "24h"
@@ -125,31 +96,31 @@ def test_a_project_created_through_the_api_has_it_too(api: ApiCaller, org: Org) 
 def test_every_role_reads(api: ApiCaller, org: Org, role: str) -> None:
     token = org.members[role].token
     dashboard_id = default_id(api, org)
-    assert api("GET", org.path(), token=token).status == 200
-    assert api("GET", org.path(f"/{dashboard_id}"), token=token).status == 200
-    assert api("GET", org.path("/query"), token=token).status == 200
+    assert api("GET", dashboards(org), token=token).status == 200
+    assert api("GET", dashboards(org, f"/{dashboard_id}"), token=token).status == 200
+    assert api("GET", dashboards(org, "/query"), token=token).status == 200
 
 
 def test_viewers_cannot_write(api: ApiCaller, org: Org) -> None:
     token = org.members["viewer"].token
     dashboard_id = default_id(api, org)
     for method, path, body in (
-        ("POST", org.path(), dashboard()),
-        ("PUT", org.path(f"/{dashboard_id}"), dashboard()),
-        ("DELETE", org.path(f"/{dashboard_id}"), None),
+        ("POST", dashboards(org), dashboard()),
+        ("PUT", dashboards(org, f"/{dashboard_id}"), dashboard()),
+        ("DELETE", dashboards(org, f"/{dashboard_id}"), None),
     ):
         reply = api(method, path, token=token, json=body)
         assert reply.status == 403, (method, reply.body)
         assert reply.error["code"] == "forbidden"
-    assert len(api("GET", org.path(), token=token).body["data"]) == 1
+    assert len(api("GET", dashboards(org), token=token).body["data"]) == 1
 
 
 @pytest.mark.parametrize("role", ["member", "admin", "owner"])
 def test_members_and_above_write(api: ApiCaller, org: Org, role: str) -> None:
     token = org.members[role].token
-    created = api("POST", org.path(), token=token, json=dashboard(f"by {role}"))
+    created = api("POST", dashboards(org), token=token, json=dashboard(f"by {role}"))
     assert created.status == 201, created.body
-    path = org.path(f"/{created.body['id']}")
+    path = dashboards(org, f"/{created.body['id']}")
     assert api("PUT", path, token=token, json=dashboard("renamed")).status == 200
     assert api("DELETE", path, token=token).status == 204
 
@@ -159,9 +130,9 @@ def test_a_read_only_token_cannot_write(api: ApiCaller, org: Org, db: psycopg.Co
 
     owner = org.members["owner"]
     reader = api_tokens.issue(db, owner.user_id, name="ro", scope="read").token
-    reply = api("POST", org.path(), token=reader, json=dashboard())
+    reply = api("POST", dashboards(org), token=reader, json=dashboard())
     assert reply.status == 403 and reply.error["code"] == "insufficient_scope"
-    assert api("GET", org.path(), token=reader).status == 200
+    assert api("GET", dashboards(org), token=reader).status == 200
 
 
 # The whole cycle, audited
@@ -201,7 +172,7 @@ def test_create_read_replace_delete_and_the_audit_log(
             widget("n", kind="number", layout={"x": 0, "y": 0, "w": 3, "h": 2}),
         ],
     )
-    created = api("POST", org.path(), token=member.token, json=body)
+    created = api("POST", dashboards(org), token=member.token, json=body)
     assert created.status == 201, created.body
     saved = created.body
     assert saved["created_by"] == str(member.user_id)
@@ -211,7 +182,7 @@ def test_create_read_replace_delete_and_the_audit_log(
     assert first["filters"]["properties"] == [{"key": "plan", "values": ["pro", "team"]}]
     assert first["layout"] == {"x": 6, "y": 2, "w": 6, "h": 5}
 
-    path = org.path(f"/{saved['id']}")
+    path = dashboards(org, f"/{saved['id']}")
     read = api("GET", path, token=org.members["viewer"].token)
     assert read.body == saved
 
@@ -249,20 +220,25 @@ def test_refused_writes_leave_no_audit_entry(
     api: ApiCaller, org: Org, db: psycopg.Connection
 ) -> None:
     dashboard_id = default_id(api, org)
-    api("PUT", org.path(f"/{dashboard_id}"), token=org.members["viewer"].token, json=dashboard())
-    api("POST", org.path(), token=org.members["member"].token, json={"name": ""})
-    api("DELETE", org.path(f"/{uuid.uuid4()}"), token=org.members["member"].token)
+    api(
+        "PUT",
+        dashboards(org, f"/{dashboard_id}"),
+        token=org.members["viewer"].token,
+        json=dashboard(),
+    )
+    api("POST", dashboards(org), token=org.members["member"].token, json={"name": ""})
+    api("DELETE", dashboards(org, f"/{uuid.uuid4()}"), token=org.members["member"].token)
     assert audit_rows(db, org) == []
 
 
 def test_a_project_holds_a_bounded_number_of_dashboards(api: ApiCaller, org: Org) -> None:
     token = org.members["member"].token
     for i in range(MAX_DASHBOARDS - 1):  # the default is one
-        assert api("POST", org.path(), token=token, json={"name": f"d{i}"}).status == 201
-    reply = api("POST", org.path(), token=token, json={"name": "one too many"})
+        assert api("POST", dashboards(org), token=token, json={"name": f"d{i}"}).status == 201
+    reply = api("POST", dashboards(org), token=token, json={"name": "one too many"})
     assert reply.status == 409
     assert reply.error["code"] == "too_many_dashboards"
-    assert len(api("GET", org.path(), token=token).body["data"]) == MAX_DASHBOARDS
+    assert len(api("GET", dashboards(org), token=token).body["data"]) == MAX_DASHBOARDS
 
 
 # Tenancy
@@ -275,20 +251,24 @@ def test_another_organizations_dashboards_are_not_found(
     for role, member in org.members.items():
         token = member.token
         # Their project, and their dashboard under our project: both 404, never 403.
-        for path in (other.path(), other.path(f"/{theirs}"), other.path("/query")):
+        for path in (
+            dashboards(other),
+            dashboards(other, f"/{theirs}"),
+            dashboards(other, "/query"),
+        ):
             reply = api("GET", path, token=token)
             assert reply.status == 404, (role, path, reply.body)
-        assert api("GET", org.path(f"/{theirs}"), token=token).status == 404
+        assert api("GET", dashboards(org, f"/{theirs}"), token=token).status == 404
         for method, body in (("PUT", dashboard()), ("DELETE", None)):
-            reply = api(method, other.path(f"/{theirs}"), token=token, json=body)
+            reply = api(method, dashboards(other, f"/{theirs}"), token=token, json=body)
             assert reply.status == 404, (role, method, reply.body)
             # Under our own project: not found, or (viewers) refused before anything is read.
-            reply = api(method, org.path(f"/{theirs}"), token=token, json=body)
+            reply = api(method, dashboards(org, f"/{theirs}"), token=token, json=body)
             assert reply.status == (403 if role == "viewer" else 404), (role, method, reply.body)
-        reply = api("POST", other.path(), token=token, json=dashboard())
+        reply = api("POST", dashboards(other), token=token, json=dashboard())
         assert reply.status == 404, (role, reply.body)
     # Nothing of theirs changed.
-    listed = api("GET", other.path(), token=other.members["viewer"].token).body["data"]
+    listed = api("GET", dashboards(other), token=other.members["viewer"].token).body["data"]
     assert [d["id"] for d in listed] == [theirs]
     assert listed[0]["name"] == "Overview"
 
@@ -378,14 +358,14 @@ def test_bad_definitions_are_422_naming_the_field(
 ) -> None:
     token = org.members["member"].token
     dashboard_id = default_id(api, org)
-    for method, path in (("POST", org.path()), ("PUT", org.path(f"/{dashboard_id}"))):
+    for method, path in (("POST", dashboards(org)), ("PUT", dashboards(org, f"/{dashboard_id}"))):
         reply = api(method, path, token=token, json=body)
         assert reply.status == 422, (method, reply.body)
         assert reply.error["code"] == "invalid_field"
         if field is not None:
             assert reply.error["field"] == field, reply.error
     # Nothing was stored or changed.
-    listed = api("GET", org.path(), token=token).body["data"]
+    listed = api("GET", dashboards(org), token=token).body["data"]
     assert [d["name"] for d in listed] == ["Overview"]
 
 
@@ -393,7 +373,7 @@ def test_an_integer_beyond_64_bits_is_422(api: ApiCaller, org: Org) -> None:
     body = json.dumps(
         {"name": "x", "widgets": [widget(layout={"x": 0, "y": 0, "w": 2**70, "h": 1})]}
     )
-    reply = api("POST", org.path(), token=org.members["member"].token, raw=body.encode())
+    reply = api("POST", dashboards(org), token=org.members["member"].token, raw=body.encode())
     assert reply.status == 422, reply.body
     assert reply.error["field"] == "body.widgets.0.layout.w"
 
@@ -401,7 +381,7 @@ def test_an_integer_beyond_64_bits_is_422(api: ApiCaller, org: Org) -> None:
 def test_a_body_that_is_not_json_is_4xx(api: ApiCaller, org: Org) -> None:
     reply = api(
         "POST",
-        org.path(),
+        dashboards(org),
         token=org.members["member"].token,
         raw=b"{not json",
         headers={"content-type": "application/json"},
@@ -446,7 +426,9 @@ def data(api: ApiCaller, org: Org, **params: Any) -> Reply:
     for key, value in {**RANGE, **params}.items():
         for item in value if isinstance(value, list) else [value]:
             pairs.append((key, str(item)))
-    return api("GET", org.path("/query"), token=org.members["viewer"].token, query=urlencode(pairs))
+    return api(
+        "GET", dashboards(org, "/query"), token=org.members["viewer"].token, query=urlencode(pairs)
+    )
 
 
 def by_key(body: dict[str, Any]) -> dict[Any, tuple[int, list[int]]]:

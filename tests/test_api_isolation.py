@@ -213,6 +213,7 @@ NEEDS = [
     Need("GET", DASHBOARD, "viewer"),
     Need("PUT", DASHBOARD, "member", {"name": "renamed"}),
     Need("DELETE", DASHBOARD, "member"),
+    Need("GET", f"{PROJECT}/ingest/health", "viewer"),
 ]
 RANK = {role: rank for rank, role in enumerate(reversed(ROLES))}
 BY_ID = {op.id: op for op in OPERATIONS}
@@ -225,6 +226,7 @@ TABLE_TAGS = {
     "audit",
     "dead letters",
     "dashboards",
+    "ingest health",
 }
 
 

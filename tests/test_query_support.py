@@ -35,6 +35,27 @@ class Tenant:
         return f"/api/projects/{self.project_id}{suffix}"
 
 
+ROLES = ("owner", "admin", "member", "viewer")
+
+
+@dataclass(frozen=True)
+class Org:
+    """A project in an organization with a member of every role."""
+
+    organization_id: UUID
+    project_id: UUID
+    members: dict[str, Member]
+
+    def path(self, suffix: str = "") -> str:
+        return f"/api/projects/{self.project_id}{suffix}"
+
+
+def make_org(conn: psycopg.Connection) -> Org:
+    tenant = make_tenant(conn)
+    members = {role: make_member(conn, tenant.organization_id, role) for role in ROLES}
+    return Org(tenant.organization_id, tenant.project_id, members)
+
+
 def make_tenant(conn: psycopg.Connection) -> Tenant:
     org_id = make_organization(conn)
     slug = conn.execute("SELECT slug FROM organizations WHERE id = %s", (org_id,)).fetchone()
@@ -53,6 +74,17 @@ def api(settings: Settings) -> Iterator[ApiCaller]:
 @pytest.fixture
 def tenant(db: psycopg.Connection) -> Tenant:
     return make_tenant(db)
+
+
+@pytest.fixture
+def org(db: psycopg.Connection) -> Org:
+    return make_org(db)
+
+
+@pytest.fixture
+def other(db: psycopg.Connection) -> Org:
+    """Another organization."""
+    return make_org(db)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from logsight.api.routers import (
     dashboards,
     dead_letters,
     events,
+    ingest_health,
     issues,
     keys,
     live,
@@ -48,6 +49,7 @@ ROUTERS = [
     dashboards.router,
     live.router,
     dead_letters.router,
+    ingest_health.router,
 ]
 
 

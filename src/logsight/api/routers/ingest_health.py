@@ -1,0 +1,200 @@
+"""Ingest health: where a project's events went — stored, refused by a quota, dropped or not
+stored, dead-lettered — and how full the queues are. The first place to look when events do
+not show up."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from logsight.api.deps import CurrentAccess, Services
+from logsight.api.routers.events import QUERY_RESPONSES
+from logsight.api.routers.stats import FromParam, TimeParam, TzParam
+from logsight.dashboard_schema import RangePreset
+from logsight.query import dead_letters as dead_letter_queries
+from logsight.query import outcomes as outcome_queries
+from logsight.query import read_only
+from logsight.query import stats as stat_queries
+from logsight.query.timerange import Bucket, bucket_edges, choose_bucket, request_range, zone
+from logsight.queue.depth import queue_names
+from logsight.storage.outcomes import RATE_LIMITED
+from logsight.tenancy.access import Role
+
+router = APIRouter(
+    prefix="/projects/{project_id}/ingest", tags=["ingest health"], responses=QUERY_RESPONSES
+)
+
+
+class CountSeries(BaseModel):
+    total: int
+    values: list[int] = Field(description="One value per bucket, zeros included.")
+
+
+class OutcomeSeriesPublic(CountSeries):
+    outcome: str = Field(
+        description="rate_limited (refused by a quota: 429), client_discarded (dropped by the "
+        "client, from Sentry client reports), skipped (accepted, not stored), invalid."
+    )
+    category: str = Field(description="Data category: event, or Sentry's (error, log_item, ...).")
+    reason: str = Field(description="For rate_limited: the quota that was used up.")
+
+
+class DeadLetterReason(BaseModel):
+    reason: str
+    letters: int = Field(description="Letters with this reason, of any age.")
+    in_range: int = Field(description="Of them, recorded within [from, to).")
+    waiting: int = Field(
+        description="Not sent back since they were recorded (scheduled for the automatic "
+        "re-drive, or waiting for a replay by hand)."
+    )
+    latest_at: datetime
+
+
+class DeadLetterHealth(BaseModel):
+    total: int = Field(description="Every dead letter of the project.")
+    reasons: list[DeadLetterReason] = Field(
+        description=f"The {dead_letter_queries.TOP_REASONS} most frequent reasons; "
+        "GET .../dead-letters lists the letters themselves."
+    )
+
+
+class QueuePublic(BaseModel):
+    name: str
+    messages: int | None = Field(
+        description="Messages waiting for the consumer (its lag); null: no such queue."
+    )
+    consumers: int | None
+
+
+class QueueHealth(BaseModel):
+    readable: bool = Field(
+        description="False when the broker could not be asked from here (the counts are null)."
+    )
+    queues: list[QueuePublic] = Field(
+        description="Every shard queue, then the dead-letter queue. The queues are shared by "
+        "every project of the installation."
+    )
+    waiting: int | None = Field(description="Messages waiting in the shard queues.")
+
+
+class IngestHealth(BaseModel):
+    bucket: Bucket
+    tz: str
+    from_: datetime = Field(alias="from", description="Start of the first bucket.")
+    to: datetime = Field(description="End of the last bucket.")
+    buckets: list[datetime] = Field(description="Start of each bucket, in `tz`.")
+    accepted: CountSeries = Field(
+        description="Events stored, by their timestamp (the statistics' rollups)."
+    )
+    rate_limited: CountSeries = Field(
+        description="Events refused by a quota (429), by the minute they were refused."
+    )
+    outcomes: list[OutcomeSeriesPublic] = Field(
+        description="Everything not stored, by outcome, category and reason, by received time "
+        "(the rate-limited events included)."
+    )
+    dead_letters: DeadLetterHealth | None = Field(
+        description="Null unless you are an admin: letters hold what clients sent."
+    )
+    queue: QueueHealth
+
+    model_config = {"populate_by_name": True}
+
+
+@router.get(
+    "/health",
+    response_model=IngestHealth,
+    summary="Accepted, refused and dead-lettered events over time, and the queues",
+    description=(
+        "Over [from, to): `from` defaults to `range` (else 24 hours) before `to` (default: "
+        "now); buckets as for the statistics time series (zeros included). Refusals are "
+        "written by ingest within about a second; queue counts are read from the broker at "
+        "most every few seconds, and are null when the broker cannot be reached from the API."
+    ),
+)
+def ingest_health(
+    project_id: UUID,
+    access: CurrentAccess,
+    services: Services,
+    *,
+    from_: FromParam = None,
+    to: TimeParam = None,
+    range: RangePreset | None = None,
+    tz: TzParam = "UTC",
+    bucket: Annotated[Bucket | None, Query()] = None,
+) -> IngestHealth:
+    project = access.project(project_id)
+    admin = Role(project["role"]).at_least(Role.ADMIN)
+    zone_info = zone(tz)
+    start, end = request_range(
+        from_, to, zone_info, range.length if range else RangePreset.DAY.length
+    )
+    chosen = bucket or choose_bucket(start, end)
+    edges = bucket_edges(start, end, chosen, zone_info)
+    with read_only(access.conn):
+        stored = stat_queries.timeseries(access.conn, project_id, edges, bucket=chosen)
+        outcomes = outcome_queries.series(access.conn, project_id, edges)
+        letters = (
+            dead_letter_queries.by_reason(access.conn, project_id, edges[0], edges[-1])
+            if admin
+            else None
+        )
+    accepted = stored.series[0].values
+    limited = [0] * (len(edges) - 1)
+    for s in outcomes:
+        if s.outcome == RATE_LIMITED:
+            limited = [a + b for a, b in zip(limited, s.values, strict=True)]
+    depths = services.queue_depths.get()
+    shards = [d for d in depths or [] if d.name != services.settings.dead_letter_queue]
+    return IngestHealth(
+        bucket=chosen,
+        tz=tz,
+        from_=edges[0].astimezone(zone_info),
+        to=edges[-1].astimezone(zone_info),
+        buckets=[edge.astimezone(zone_info) for edge in edges[:-1]],
+        accepted=CountSeries(total=sum(accepted), values=accepted),
+        rate_limited=CountSeries(total=sum(limited), values=limited),
+        outcomes=[
+            OutcomeSeriesPublic(
+                outcome=s.outcome,
+                category=s.category,
+                reason=s.reason,
+                total=s.total,
+                values=s.values,
+            )
+            for s in outcomes
+        ],
+        dead_letters=(
+            DeadLetterHealth(
+                total=letters[0],
+                reasons=[
+                    DeadLetterReason(
+                        reason=r.reason,
+                        letters=r.letters,
+                        in_range=r.in_range,
+                        waiting=r.waiting,
+                        latest_at=r.latest_at,
+                    )
+                    for r in letters[1]
+                ],
+            )
+            if letters is not None
+            else None
+        ),
+        queue=QueueHealth(
+            readable=depths is not None,
+            queues=[
+                QueuePublic(name=d.name, messages=d.messages, consumers=d.consumers) for d in depths
+            ]
+            if depths is not None
+            else [
+                QueuePublic(name=name, messages=None, consumers=None)
+                for name in queue_names(services.settings)
+            ],
+            waiting=sum(d.messages or 0 for d in shards) if depths is not None else None,
+        ),
+    )
