@@ -207,6 +207,7 @@ NEEDS = [
     Need("POST", f"{KEY}/rotate", "admin"),
     Need("GET", f"{PROJECT}/dead-letters", "admin"),
     Need("GET", f"{PROJECT}/dead-letters/{{dead_letter_id}}", "admin"),
+    Need("POST", f"{PROJECT}/dead-letters/{{dead_letter_id}}/replay", "admin"),
     Need("GET", f"{PROJECT}/dashboards", "viewer"),
     Need("POST", f"{PROJECT}/dashboards", "member", {"name": "new"}),
     Need("GET", f"{PROJECT}/dashboards/query", "viewer"),

@@ -12,6 +12,7 @@ from logsight.api.routers import (
     audit,
     auth,
     dashboards,
+    dead_letter_replay,
     dead_letters,
     events,
     impact,
@@ -51,6 +52,7 @@ ROUTERS = [
     dashboards.router,
     live.router,
     dead_letters.router,
+    dead_letter_replay.router,
     ingest_health.router,
 ]
 

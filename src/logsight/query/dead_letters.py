@@ -33,3 +33,14 @@ def by_reason(
     ).fetchall()
     total = int(rows[0][5]) if rows else 0
     return total, [ReasonCount(r[0], int(r[1]), int(r[2]), int(r[3]), r[4]) for r in rows]
+
+
+def replayed_at(
+    conn: psycopg.Connection, project_id: UUID, letter_id: int
+) -> tuple[datetime | None] | None:
+    """(when it was last sent back, or None), or None when the project has no such letter."""
+    row = conn.execute(
+        "SELECT replayed_at FROM dead_letters WHERE project_id = %s AND id = %s",
+        (project_id, letter_id),
+    ).fetchone()
+    return (row[0],) if row is not None else None
