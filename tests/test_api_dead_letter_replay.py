@@ -14,39 +14,19 @@ from logsight.processing.batch import BatchProcessor
 from logsight.processing.records import records_from_event
 from logsight.queue.connection import close_quietly, connect
 from logsight.queue.message import decode
-from logsight.queue.topology import ensure_topology, shard_for
-from tests.conftest import create_vhost, delete_vhost, drain
+from logsight.queue.topology import shard_for
+from tests.conftest import drain
 from tests.processor_helpers import message, rmq_event
 from tests.support.api import ApiCaller, Reply
-from tests.test_query_support import DLQ, ROLES, Org, event
+from tests.test_query_support import DLQ, ROLES, Org, api_with, event
 
-# Fixtures: processor, org, other.
+# Fixtures: processor, org, other, queues.
 pytest_plugins = ["tests.test_query_support"]
 
 
-@pytest.fixture(scope="module")
-def vhost() -> Iterator[str]:
-    url = create_vhost("logsight-replay")
-    ensure_topology(Settings(amqp_url=url))
-    yield url
-    delete_vhost(url)
-
-
-def caller(database_url: str, amqp_url: str) -> ApiCaller:
-    return ApiCaller(
-        Settings(
-            database_url=database_url,
-            amqp_url=amqp_url,
-            key_cache_seconds=0,
-            connect_timeout_seconds=1,
-            publish_timeout_seconds=3,
-        )
-    )
-
-
 @pytest.fixture
-def api(database_url: str, vhost: str) -> Iterator[ApiCaller]:
-    api = caller(database_url, vhost)
+def api(database_url: str, queues: str) -> Iterator[ApiCaller]:
+    api = api_with(database_url, queues)
     yield api
     api.close()
 
@@ -74,13 +54,13 @@ def replay(api: ApiCaller, org: Org, letter_id: int, role: str = "admin") -> Rep
 
 
 def test_an_admin_sends_a_letter_back_to_its_shard(
-    api: ApiCaller, vhost: str, org: Org, good: int, db: psycopg.Connection
+    api: ApiCaller, queues: str, org: Org, good: int, db: psycopg.Connection
 ) -> None:
-    settings = Settings(amqp_url=vhost)
+    settings = Settings(amqp_url=queues)
     reply = replay(api, org, good)
     assert reply.status == 200, reply.body
     assert reply.body["replayed"] is True and reply.body["replayed_at"] is not None
-    connection = connect(vhost, connect_timeout=3, heartbeat=0)
+    connection = connect(queues, connect_timeout=3, heartbeat=0)
     try:
         queue = settings.shard_queue(shard_for(org.project_id, settings.shards))
         (sent,) = drain(connection.channel(), queue)
@@ -144,7 +124,7 @@ def test_bad_ids(api: ApiCaller, org: Org, letter_id: str, status: int) -> None:
 def test_an_unreachable_broker_is_503_and_the_letter_waits(
     database_url: str, org: Org, good: int, db: psycopg.Connection
 ) -> None:
-    api = caller(database_url, "amqp://guest:guest@127.0.0.1:1/")
+    api = api_with(database_url, "amqp://guest:guest@127.0.0.1:1/")
     try:
         reply = replay(api, org, good)
     finally:

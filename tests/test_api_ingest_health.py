@@ -19,44 +19,23 @@ from logsight.config import Settings
 from logsight.processing.batch import BatchProcessor
 from logsight.processing.records import records_from_event
 from logsight.queue.connection import close_quietly, connect
-from logsight.queue.topology import ensure_topology
 from logsight.storage import outcomes
 from logsight.storage.outcomes import Outcome, RateLimitedKey
 from tests.conftest import create_vhost, delete_vhost
 from tests.processor_helpers import rmq_event
 from tests.support.api import ApiCaller, Reply
-from tests.test_query_support import QUEUE, ROLES, Org, event, ingest
+from tests.test_query_support import QUEUE, ROLES, Org, api_with, event, ingest
 
-# Fixtures: processor, org, other.
+# Fixtures: processor, org, other, queues.
 pytest_plugins = ["tests.test_query_support"]
 
 DAY = "2026-11-20T"
 RANGE = {"from": DAY + "10:00:00Z", "to": DAY + "13:00:00Z", "bucket": "1h"}
 
 
-@pytest.fixture(scope="module")
-def vhost() -> Iterator[str]:
-    """A vhost of its own with LogSight's queues, nobody consuming them."""
-    url = create_vhost("logsight-health")
-    ensure_topology(Settings(amqp_url=url))
-    yield url
-    delete_vhost(url)
-
-
-def caller(database_url: str, amqp_url: str) -> ApiCaller:
-    return ApiCaller(
-        Settings(
-            database_url=database_url,
-            amqp_url=amqp_url,
-            key_cache_seconds=0,
-            connect_timeout_seconds=1,
-        )
-    )
-
-
 @pytest.fixture
-def api(database_url: str, vhost: str) -> Iterator[ApiCaller]:
-    api = caller(database_url, vhost)
+def api(database_url: str, queues: str) -> Iterator[ApiCaller]:
+    api = api_with(database_url, queues)
     yield api
     api.close()
 
@@ -142,9 +121,11 @@ def test_dead_letters_by_reason_for_admins_only(api: ApiCaller, traffic: Org) ->
             assert body["dead_letters"] is None, role
 
 
-def test_queue_depth_and_consumers_from_the_broker(database_url: str, vhost: str, org: Org) -> None:
-    settings = Settings(amqp_url=vhost)
-    connection = connect(vhost, connect_timeout=3, heartbeat=0)
+def test_queue_depth_and_consumers_from_the_broker(
+    database_url: str, queues: str, org: Org
+) -> None:
+    settings = Settings(amqp_url=queues)
+    connection = connect(queues, connect_timeout=3, heartbeat=0)
     try:
         channel = connection.channel()
         for i in range(3):
@@ -154,7 +135,7 @@ def test_queue_depth_and_consumers_from_the_broker(database_url: str, vhost: str
         channel.basic_publish(
             amqp.Message(b"dead"), exchange="", routing_key=settings.dead_letter_queue
         )
-        api = caller(database_url, vhost)
+        api = api_with(database_url, queues)
         try:
             queue = health(api, org, "viewer").body["queue"]
         finally:
@@ -175,7 +156,7 @@ def test_queue_depth_and_consumers_from_the_broker(database_url: str, vhost: str
 def test_a_queue_that_does_not_exist_is_null(database_url: str, org: Org) -> None:
     empty = create_vhost("logsight-health-empty")
     try:
-        api = caller(database_url, empty)
+        api = api_with(database_url, empty)
         try:
             queue = health(api, org, "viewer").body["queue"]
         finally:
@@ -189,7 +170,7 @@ def test_a_queue_that_does_not_exist_is_null(database_url: str, org: Org) -> Non
 
 def test_an_unreachable_broker_is_null_not_an_error(database_url: str, org: Org) -> None:
     # Nothing listens on port 1 of the loopback: refused at once.
-    api = caller(database_url, "amqp://guest:guest@127.0.0.1:1/")
+    api = api_with(database_url, "amqp://guest:guest@127.0.0.1:1/")
     try:
         reply = health(api, org, "viewer")
     finally:

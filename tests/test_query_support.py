@@ -16,8 +16,10 @@ import pytest
 from logsight.config import Settings
 from logsight.processing.batch import BatchProcessor
 from logsight.processing.records import records_from_event
+from logsight.queue.topology import ensure_topology
 from logsight.storage.db import Database
 from logsight.storage.projects import create_project
+from tests.conftest import create_vhost, delete_vhost
 from tests.processor_helpers import message, rmq_event
 from tests.support.api import ApiCaller, Member, make_member, make_organization
 
@@ -74,6 +76,28 @@ def api(settings: Settings) -> Iterator[ApiCaller]:
 @pytest.fixture
 def tenant(db: psycopg.Connection) -> Tenant:
     return make_tenant(db)
+
+
+def api_with(database_url: str, amqp_url: str) -> ApiCaller:
+    """The API with a broker of the test's choosing (short timeouts: some are unreachable)."""
+    return ApiCaller(
+        Settings(
+            database_url=database_url,
+            amqp_url=amqp_url,
+            key_cache_seconds=0,
+            connect_timeout_seconds=1,
+            publish_timeout_seconds=3,
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def queues() -> Iterator[str]:
+    """A vhost of the module's own with LogSight's queues, nobody consuming them."""
+    url = create_vhost("logsight-queues")
+    ensure_topology(Settings(amqp_url=url))
+    yield url
+    delete_vhost(url)
 
 
 @pytest.fixture

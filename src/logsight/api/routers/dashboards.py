@@ -10,10 +10,16 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field, ValidationError
 
+from logsight.api.buckets import Buckets, BucketsPublic
 from logsight.api.deps import ClientIp, CurrentAccess
 from logsight.api.pagination import Page
-from logsight.api.routers.events import PROPERTY_FILTER_DOC, QUERY_RESPONSES, property_filters
-from logsight.api.routers.stats import FromParam, ListParam, TimeParam, TzParam
+from logsight.api.routers.events import (
+    PROPERTY_FILTER_DOC,
+    PROPERTY_PARAMETER,
+    QUERY_RESPONSES,
+    property_filters,
+)
+from logsight.api.routers.stats import ListParam
 from logsight.dashboard_schema import (
     MAX_PROPERTY_FILTERS,
     MAX_TOP,
@@ -27,7 +33,6 @@ from logsight.dashboard_schema import (
 from logsight.errors import ApiError
 from logsight.query import dashboards as dashboard_queries
 from logsight.query import read_only, widgets
-from logsight.query.timerange import Bucket, bucket_edges, choose_bucket, request_range, zone
 from logsight.tenancy import dashboards as dashboard_writes
 from logsight.tenancy.access import Role, not_found
 
@@ -62,12 +67,7 @@ class WidgetSeries(BaseModel):
     values: list[int] = Field(description="One value per bucket, zeros included.")
 
 
-class WidgetData(BaseModel):
-    bucket: Bucket
-    tz: str
-    from_: datetime = Field(alias="from", description="Start of the first bucket.")
-    to: datetime = Field(description="End of the last bucket.")
-    buckets: list[datetime] = Field(description="Start of each bucket, in `tz`.")
+class WidgetData(BucketsPublic):
     series: list[WidgetSeries]
     approximate: bool = Field(
         description="Unique users estimated with HyperLogLog (standard error 0.81%)."
@@ -76,8 +76,6 @@ class WidgetData(BaseModel):
         description="rollups: per-minute summaries; events: counted from the events themselves "
         "(filters or groups on environment or a property)."
     )
-
-    model_config = {"populate_by_name": True}
 
 
 def _definition_row(access: CurrentAccess, project_id: UUID, dashboard_id: UUID) -> Any:
@@ -129,30 +127,14 @@ WIDGET_QUERY_DOC = (
     response_model=WidgetData,
     summary="A widget's data: its metric per bucket",
     description=WIDGET_QUERY_DOC,
-    openapi_extra={
-        "parameters": [
-            {
-                "name": "prop",
-                "in": "query",
-                "required": False,
-                "style": "deepObject",
-                "explode": True,
-                "description": PROPERTY_FILTER_DOC,
-                "schema": {"type": "object", "additionalProperties": {"type": "string"}},
-            }
-        ]
-    },
+    openapi_extra={"parameters": [PROPERTY_PARAMETER]},
 )
 def query_widget(
     project_id: UUID,
     request: Request,
     access: CurrentAccess,
+    time: Buckets,
     *,
-    from_: FromParam = None,
-    to: TimeParam = None,
-    range: RangePreset | None = None,
-    tz: TzParam = "UTC",
-    bucket: Bucket | None = None,
     metric: WidgetMetric = WidgetMetric.COUNT,
     group_by: Dimension | None = None,
     group_property: Annotated[
@@ -187,20 +169,10 @@ def query_widget(
         },
         group_property,
     )
-    zone_info = zone(tz)
-    start, end = request_range(
-        from_, to, zone_info, range.length if range else RangePreset.DAY.length
-    )
-    chosen = bucket or choose_bucket(start, end)
-    edges = bucket_edges(start, end, chosen, zone_info)
     with read_only(access.conn):
-        result = widgets.evaluate(access.conn, project_id, edges, chosen, widget)
+        result = widgets.evaluate(access.conn, project_id, time.edges, time.bucket, widget)
     return WidgetData(
-        bucket=chosen,
-        tz=tz,
-        from_=edges[0].astimezone(zone_info),
-        to=edges[-1].astimezone(zone_info),
-        buckets=[edge.astimezone(zone_info) for edge in edges[:-1]],
+        **time.public(),
         series=[
             WidgetSeries(key=s.key, other=s.other, total=s.total, values=s.values)
             for s in result.series

@@ -5,22 +5,19 @@ not show up."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from logsight.api.buckets import Buckets, BucketsPublic
 from logsight.api.deps import CurrentAccess, Services
 from logsight.api.routers.events import QUERY_RESPONSES
-from logsight.api.routers.stats import FromParam, TimeParam, TzParam
-from logsight.dashboard_schema import RangePreset
 from logsight.query import dead_letters as dead_letter_queries
 from logsight.query import outcomes as outcome_queries
 from logsight.query import read_only
 from logsight.query import stats as stat_queries
-from logsight.query.timerange import Bucket, bucket_edges, choose_bucket, request_range, zone
-from logsight.queue.depth import queue_names
+from logsight.queue.depth import QueueDepth, queue_names
 from logsight.storage.outcomes import RATE_LIMITED
 from logsight.tenancy.access import Role
 
@@ -81,12 +78,7 @@ class QueueHealth(BaseModel):
     waiting: int | None = Field(description="Messages waiting in the shard queues.")
 
 
-class IngestHealth(BaseModel):
-    bucket: Bucket
-    tz: str
-    from_: datetime = Field(alias="from", description="Start of the first bucket.")
-    to: datetime = Field(description="End of the last bucket.")
-    buckets: list[datetime] = Field(description="Start of each bucket, in `tz`.")
+class IngestHealth(BucketsPublic):
     accepted: CountSeries = Field(
         description="Events stored, by their timestamp (the statistics' rollups)."
     )
@@ -101,8 +93,6 @@ class IngestHealth(BaseModel):
         description="Null unless you are an admin: letters hold what clients sent."
     )
     queue: QueueHealth
-
-    model_config = {"populate_by_name": True}
 
 
 @router.get(
@@ -120,23 +110,13 @@ def ingest_health(
     project_id: UUID,
     access: CurrentAccess,
     services: Services,
-    *,
-    from_: FromParam = None,
-    to: TimeParam = None,
-    range: RangePreset | None = None,
-    tz: TzParam = "UTC",
-    bucket: Annotated[Bucket | None, Query()] = None,
+    time: Buckets,
 ) -> IngestHealth:
     project = access.project(project_id)
     admin = Role(project["role"]).at_least(Role.ADMIN)
-    zone_info = zone(tz)
-    start, end = request_range(
-        from_, to, zone_info, range.length if range else RangePreset.DAY.length
-    )
-    chosen = bucket or choose_bucket(start, end)
-    edges = bucket_edges(start, end, chosen, zone_info)
+    edges = time.edges
     with read_only(access.conn):
-        stored = stat_queries.timeseries(access.conn, project_id, edges, bucket=chosen)
+        stored = stat_queries.timeseries(access.conn, project_id, edges, bucket=time.bucket)
         outcomes = outcome_queries.series(access.conn, project_id, edges)
         letters = (
             dead_letter_queries.by_reason(access.conn, project_id, edges[0], edges[-1])
@@ -149,13 +129,12 @@ def ingest_health(
         if s.outcome == RATE_LIMITED:
             limited = [a + b for a, b in zip(limited, s.values, strict=True)]
     depths = services.queue_depths.get()
-    shards = [d for d in depths or [] if d.name != services.settings.dead_letter_queue]
+    readable = depths is not None
+    if depths is None:
+        depths = [QueueDepth(name, None, None) for name in queue_names(services.settings)]
+    shards = [d for d in depths if d.name != services.settings.dead_letter_queue]
     return IngestHealth(
-        bucket=chosen,
-        tz=tz,
-        from_=edges[0].astimezone(zone_info),
-        to=edges[-1].astimezone(zone_info),
-        buckets=[edge.astimezone(zone_info) for edge in edges[:-1]],
+        **time.public(),
         accepted=CountSeries(total=sum(accepted), values=accepted),
         rate_limited=CountSeries(total=sum(limited), values=limited),
         outcomes=[
@@ -186,15 +165,10 @@ def ingest_health(
             else None
         ),
         queue=QueueHealth(
-            readable=depths is not None,
+            readable=readable,
             queues=[
                 QueuePublic(name=d.name, messages=d.messages, consumers=d.consumers) for d in depths
-            ]
-            if depths is not None
-            else [
-                QueuePublic(name=name, messages=None, consumers=None)
-                for name in queue_names(services.settings)
             ],
-            waiting=sum(d.messages or 0 for d in shards) if depths is not None else None,
+            waiting=sum(d.messages or 0 for d in shards) if readable else None,
         ),
     )
