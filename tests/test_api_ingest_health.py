@@ -97,7 +97,7 @@ def test_accepted_refused_and_dropped_over_time(api: ApiCaller, traffic: Org) ->
     assert body["accepted"] == {"total": 4, "values": [3, 0, 1]}
     assert body["rate_limited"] == {"total": 11, "values": [5, 0, 6]}
     assert [
-        (o["outcome"], o["category"], o["reason"], o["total"], o["values"])
+        (o["outcome"], o["category"], o["reason"], o["quantity"], o["values"])
         for o in body["outcomes"]
     ] == [
         ("client_discarded", "error", "ratelimit_backoff", 7, [0, 7, 0]),

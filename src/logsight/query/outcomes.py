@@ -40,7 +40,7 @@ class OutcomeSeries:
     values: list[int]
 
     @property
-    def total(self) -> int:
+    def quantity(self) -> int:
         return sum(self.values)
 
 
@@ -63,5 +63,5 @@ def series(
             found.setdefault((outcome, category, reason), [0] * n)[i - 1] += int(quantity)
     return sorted(
         (OutcomeSeries(*key, values) for key, values in found.items()),
-        key=lambda s: (-s.total, s.outcome, s.category, s.reason),
+        key=lambda s: (-s.quantity, s.outcome, s.category, s.reason),
     )

@@ -8,11 +8,12 @@ from datetime import datetime
 from uuid import UUID
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from logsight.api.buckets import Buckets, BucketsPublic
 from logsight.api.deps import CurrentAccess, Services
 from logsight.api.routers.events import QUERY_RESPONSES
+from logsight.api.routers.stats import OutcomePublic
 from logsight.query import dead_letters as dead_letter_queries
 from logsight.query import outcomes as outcome_queries
 from logsight.query import read_only
@@ -31,16 +32,17 @@ class CountSeries(BaseModel):
     values: list[int] = Field(description="One value per bucket, zeros included.")
 
 
-class OutcomeSeriesPublic(CountSeries):
-    outcome: str = Field(
-        description="rate_limited (refused by a quota: 429), client_discarded (dropped by the "
-        "client, from Sentry client reports), skipped (accepted, not stored), invalid."
-    )
-    category: str = Field(description="Data category: event, or Sentry's (error, log_item, ...).")
-    reason: str = Field(description="For rate_limited: the quota that was used up.")
+class OutcomeSeriesPublic(OutcomePublic):
+    """An outcome as in GET .../stats/outcomes, per bucket too."""
+
+    values: list[int] = Field(description="One value per bucket, zeros included.")
+
+    model_config = ConfigDict(from_attributes=True)
 
 
 class DeadLetterReason(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     reason: str
     letters: int = Field(description="Letters with this reason, of any age.")
     in_range: int = Field(description="Of them, recorded within [from, to).")
@@ -137,29 +139,11 @@ def ingest_health(
         **time.public(),
         accepted=CountSeries(total=sum(accepted), values=accepted),
         rate_limited=CountSeries(total=sum(limited), values=limited),
-        outcomes=[
-            OutcomeSeriesPublic(
-                outcome=s.outcome,
-                category=s.category,
-                reason=s.reason,
-                total=s.total,
-                values=s.values,
-            )
-            for s in outcomes
-        ],
+        outcomes=[OutcomeSeriesPublic.model_validate(s) for s in outcomes],
         dead_letters=(
             DeadLetterHealth(
                 total=letters[0],
-                reasons=[
-                    DeadLetterReason(
-                        reason=r.reason,
-                        letters=r.letters,
-                        in_range=r.in_range,
-                        waiting=r.waiting,
-                        latest_at=r.latest_at,
-                    )
-                    for r in letters[1]
-                ],
+                reasons=[DeadLetterReason.model_validate(r) for r in letters[1]],
             )
             if letters is not None
             else None
