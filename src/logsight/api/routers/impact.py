@@ -71,12 +71,12 @@ def _group(sessions: int, reached: int) -> SessionGroup:
     response_model=IssueImpact,
     summary="Users and sessions an issue reached, and its effect on an event",
     description=(
-        "Over [from, to) (whole minutes; `from` defaults to `range`, else 7 days, before `to`, "
-        "default now). A session is a distinct session id (the browser snippet gives each tab "
-        "one; events without one, as Sentry SDKs send them, count towards users only). With "
-        "`event`, the sessions of the range are split into those that met the issue and the "
-        "others, and for each the share that has an event of that name within the range (in "
-        "either order) is given."
+        "Over [from, to) (whole minutes; `from` defaults to `range`, else 24 hours, before "
+        "`to`, default now). A session is a distinct session id (the browser snippet gives "
+        "each tab one; events without one, as Sentry SDKs send them, count towards users "
+        "only). With `event`, the sessions of the range are split into those that met the "
+        "issue and the others, and for each the share that has an event of that name within "
+        "the range (in either order) is given."
     ),
 )
 def issue_impact(
@@ -98,7 +98,7 @@ def issue_impact(
     if issue is None:
         raise not_found("issue", "issue_id")
     fingerprint = issue["fingerprint"]
-    default = range.length if range else RangePreset.WEEK.length
+    default = (range or RangePreset.DAY).length
     start, end = minute_range(*request_range(from_, to, zone(tz), default))
     with read_only(access.conn):
         reach = impact_queries.issue_reach(access.conn, project_id, fingerprint, start, end)
