@@ -514,3 +514,35 @@ def test_bad_widget_queries_are_422_naming_the_field(
     reply = data(api, org, **params)
     assert reply.status == 422, reply.body
     assert reply.error["field"] == field, reply.error
+
+
+def test_a_replace_of_a_version_someone_changed_meanwhile_is_409(
+    api: ApiCaller, org: Org, other: Org, db: psycopg.Connection
+) -> None:
+    token = org.members["member"].token
+    created = api("POST", dashboards(org), token=token, json=dashboard("v1")).body
+    assert created["version"] == 1
+    path = dashboards(org, f"/{created['id']}")
+    first = api("PUT", path, token=token, json=dashboard("v2"), query="version=1")
+    assert first.status == 200 and first.body["version"] == 2
+    # A second editor still holding version 1.
+    stale = api("PUT", path, token=token, json=dashboard("lost"), query="version=1")
+    assert stale.status == 409, stale.body
+    assert stale.error == {
+        "code": "version_conflict",
+        "message": "the dashboard changed since it was read; read it again",
+        "field": "query.version",
+    }
+    assert api("GET", path, token=token).body["name"] == "v2"
+    # Without a version the last write wins.
+    last = api("PUT", path, token=token, json=dashboard("v3"))
+    assert last.status == 200 and last.body["version"] == 3
+    assert [r[3] for r in audit_rows(db, org)] == ["v1", "v2", "v3"]
+    # Someone else's dashboard is not found, whatever the version.
+    theirs = default_id(api, other)
+    reply = api(
+        "PUT", dashboards(org, f"/{theirs}"), token=token, json=dashboard(), query="version=1"
+    )
+    assert reply.status == 404
+    bad = api("PUT", path, token=token, json=dashboard(), query="version=0")
+    assert bad.status == 422 and bad.error["field"] == "query.version"

@@ -8,7 +8,7 @@ from uuid import UUID
 import psycopg
 from psycopg.rows import dict_row
 
-COLUMNS = "id, project_id, name, time_range, widgets, created_by, created_at, updated_at"
+COLUMNS = "id, project_id, name, time_range, widgets, version, created_by, created_at, updated_at"
 
 
 def list_for(conn: psycopg.Connection, project_id: UUID) -> list[dict[str, Any]]:

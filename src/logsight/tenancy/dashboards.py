@@ -13,7 +13,7 @@ from psycopg.rows import dict_row
 
 from logsight.dashboard_schema import DashboardDefinition
 from logsight.errors import ApiError
-from logsight.query.dashboards import COLUMNS
+from logsight.query.dashboards import COLUMNS, get
 from logsight.tenancy import audit
 
 MAX_DASHBOARDS = 50
@@ -83,19 +83,33 @@ def replace(
     *,
     actor: UUID,
     ip: str | None,
+    version: int | None = None,
 ) -> dict[str, Any] | None:
+    """The dashboard replaced, or None when the project has no such dashboard. With
+    ``version``, only if it is still at that version (409 ``version_conflict`` otherwise)."""
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
-            "UPDATE dashboards SET name = %s, time_range = %s, widgets = %s, updated_at = now()"
-            f" WHERE project_id = %s AND id = %s RETURNING {COLUMNS}",
+            "UPDATE dashboards SET name = %s, time_range = %s, widgets = %s,"
+            " version = version + 1, updated_at = now()"
+            " WHERE project_id = %s AND id = %s AND (%s::integer IS NULL OR version = %s)"
+            f" RETURNING {COLUMNS}",
             (
                 definition.name,
                 definition.range.value,
                 _widgets(definition),
                 project["id"],
                 dashboard_id,
+                version,
+                version,
             ),
         ).fetchone()
+        if row is None and version is not None and get(conn, project["id"], dashboard_id):
+            raise ApiError(
+                409,
+                "version_conflict",
+                "the dashboard changed since it was read; read it again",
+                "query.version",
+            )
         if row is not None:
             _audit(conn, "dashboard.updated", project, dashboard_id, actor, ip, definition.name)
     return row

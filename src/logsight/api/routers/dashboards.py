@@ -47,6 +47,7 @@ class DashboardPublic(BaseModel):
     name: str
     range: RangePreset = Field(description="The range the widgets show unless they set one.")
     widgets: list[Widget]
+    version: int = Field(description="Raised by every change; PUT ?version= replaces only it.")
     created_by: UUID | None = Field(description="Null for the default dashboard.")
     created_at: datetime
     updated_at: datetime
@@ -234,10 +235,19 @@ def replace_dashboard(
     body: DashboardDefinition,
     access: CurrentAccess,
     ip: ClientIp,
+    version: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=2**31 - 1,
+            description="The version read: replace only if nobody changed it since (else 409 "
+            "version_conflict). Without it the last write wins.",
+        ),
+    ] = None,
 ) -> DashboardPublic:
     project = access.project(project_id, need=Role.MEMBER)
     row = dashboard_writes.replace(
-        access.conn, project, dashboard_id, body, actor=access.user_id, ip=ip
+        access.conn, project, dashboard_id, body, actor=access.user_id, ip=ip, version=version
     )
     if row is None:
         raise not_found("dashboard", "dashboard_id")

@@ -7,6 +7,8 @@ CREATE TABLE dashboards (
     name        text NOT NULL,
     time_range  text NOT NULL DEFAULT '24h',
     widgets     jsonb NOT NULL DEFAULT '[]',
+    -- Raised by every change: a client replaces what it read, or is told it changed meanwhile.
+    version     integer NOT NULL DEFAULT 1,
     created_by  uuid REFERENCES users (id) ON DELETE SET NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
