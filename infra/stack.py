@@ -106,8 +106,9 @@ class LogSightStack(Stack):
             if broker is not None:
                 broker.admit(network.function_sg)
 
-        # The scheduled function publishes too: it re-drives dead letters after an outage.
-        for name in ("ingest", "deploy", "alerts"):
+        # The scheduled function publishes too: it re-drives dead letters after an outage. The
+        # api reads the queues' depth for ingest health (a passive declare, nothing more).
+        for name in ("ingest", "deploy", "alerts", "api"):
             for key, value in broker_environment.items():
                 fns[name].add_environment(key, value)
         for key, value in auth_environment.items():
@@ -122,7 +123,7 @@ class LogSightStack(Stack):
         for name in fns:
             database.secret.grant_read(roles[name])
         if broker is not None:
-            for name in ("ingest", "deploy", "alerts"):
+            for name in ("ingest", "deploy", "alerts", "api"):
                 broker.secret.grant_read(roles[name])
         signing_keys.grant_read(roles["api"])
         signing_keys.grant_write(roles["api"])

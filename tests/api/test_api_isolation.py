@@ -181,6 +181,7 @@ class Need:
 ORG = "/api/organizations/{organization_id}"
 PROJECT = "/api/projects/{project_id}"
 KEY = f"{PROJECT}/keys/{{key_id}}"
+DASHBOARD = f"{PROJECT}/dashboards/{{dashboard_id}}"
 NEEDS = [
     Need("GET", ORG, "viewer"),
     Need("PATCH", ORG, "owner", {"name": "renamed"}),
@@ -206,6 +207,14 @@ NEEDS = [
     Need("POST", f"{KEY}/rotate", "admin"),
     Need("GET", f"{PROJECT}/dead-letters", "admin"),
     Need("GET", f"{PROJECT}/dead-letters/{{dead_letter_id}}", "admin"),
+    Need("POST", f"{PROJECT}/dead-letters/{{dead_letter_id}}/replay", "admin"),
+    Need("GET", f"{PROJECT}/dashboards", "viewer"),
+    Need("POST", f"{PROJECT}/dashboards", "member", {"name": "new"}),
+    Need("GET", f"{PROJECT}/dashboards/query", "viewer"),
+    Need("GET", DASHBOARD, "viewer"),
+    Need("PUT", DASHBOARD, "member", {"name": "renamed"}),
+    Need("DELETE", DASHBOARD, "member"),
+    Need("GET", f"{PROJECT}/ingest/health", "viewer"),
 ]
 RANK = {role: rank for rank, role in enumerate(reversed(ROLES))}
 BY_ID = {op.id: op for op in OPERATIONS}
@@ -217,6 +226,8 @@ TABLE_TAGS = {
     "keys",
     "audit",
     "dead letters",
+    "dashboards",
+    "ingest health",
 }
 
 

@@ -184,14 +184,15 @@ def test_four_functions_and_the_deploy_step(dev: Synth) -> None:
         assert "LOGSIGHT_DATABASE_URL_SECRET_ARN" in env
         assert "LOGSIGHT_DATABASE_URL" not in env  # secrets only as ARNs
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "LogSight"
-    # Those that publish (the scheduled function re-drives dead letters) get the broker's URL.
-    for name in ("ingest", "alerts", "deploy"):
+    # Those that publish (the scheduled function re-drives dead letters) get the broker's URL,
+    # and the api, which reads the queues' depth for ingest health.
+    for name in ("ingest", "alerts", "deploy", "api"):
         assert (
             "LOGSIGHT_AMQP_SECRET_ARN"
             in functions[f"logsight-dev-{name}"]["Environment"]["Variables"]
         )
     # Functions that never use the broker are not given its secret (get_settings would read it).
-    for name in ("processor", "api"):
+    for name in ("processor",):
         assert (
             "LOGSIGHT_AMQP_SECRET_ARN"
             not in functions[f"logsight-dev-{name}"]["Environment"]["Variables"]

@@ -65,6 +65,10 @@ def test_assets_hold_only_what_each_function_imports(arm64: dict[str, BuiltAsset
         for n in _names(arm64["deploy"])
     )
     assert any("aarch64" in n for n in _names(arm64["ingest"]) if n.endswith(".so"))
+    # /api/docs serves Swagger UI from the api's own package (logsight.api.docs), nowhere else.
+    swagger = "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui-bundle.min.js"
+    assert swagger in _names(arm64["api"])
+    assert swagger not in _names(arm64["ingest"])
 
 
 def test_asset_sizes(arm64: dict[str, BuiltAsset]) -> None:

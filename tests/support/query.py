@@ -16,8 +16,10 @@ import pytest
 from logsight.config import Settings
 from logsight.processing.batch import BatchProcessor
 from logsight.processing.records import records_from_event
+from logsight.queue.topology import ensure_topology
 from logsight.storage.db import Database
 from logsight.storage.projects import create_project
+from tests.conftest import create_vhost, delete_vhost
 from tests.support.api import ApiCaller, Member, make_member, make_organization
 from tests.support.processor import message, rmq_event
 
@@ -33,6 +35,27 @@ class Tenant:
 
     def path(self, suffix: str = "") -> str:
         return f"/api/projects/{self.project_id}{suffix}"
+
+
+ROLES = ("owner", "admin", "member", "viewer")
+
+
+@dataclass(frozen=True)
+class Org:
+    """A project in an organization with a member of every role."""
+
+    organization_id: UUID
+    project_id: UUID
+    members: dict[str, Member]
+
+    def path(self, suffix: str = "") -> str:
+        return f"/api/projects/{self.project_id}{suffix}"
+
+
+def make_org(conn: psycopg.Connection) -> Org:
+    tenant = make_tenant(conn)
+    members = {role: make_member(conn, tenant.organization_id, role) for role in ROLES}
+    return Org(tenant.organization_id, tenant.project_id, members)
 
 
 def make_tenant(conn: psycopg.Connection) -> Tenant:
@@ -53,6 +76,39 @@ def api(settings: Settings) -> Iterator[ApiCaller]:
 @pytest.fixture
 def tenant(db: psycopg.Connection) -> Tenant:
     return make_tenant(db)
+
+
+def api_with(database_url: str, amqp_url: str) -> ApiCaller:
+    """The API with a broker of the test's choosing (short timeouts: some are unreachable)."""
+    return ApiCaller(
+        Settings(
+            database_url=database_url,
+            amqp_url=amqp_url,
+            key_cache_seconds=0,
+            connect_timeout_seconds=1,
+            publish_timeout_seconds=3,
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def queues() -> Iterator[str]:
+    """A vhost of the module's own with LogSight's queues, nobody consuming them."""
+    url = create_vhost("logsight-queues")
+    ensure_topology(Settings(amqp_url=url))
+    yield url
+    delete_vhost(url)
+
+
+@pytest.fixture
+def org(db: psycopg.Connection) -> Org:
+    return make_org(db)
+
+
+@pytest.fixture
+def other(db: psycopg.Connection) -> Org:
+    """Another organization."""
+    return make_org(db)
 
 
 @pytest.fixture

@@ -40,6 +40,8 @@ class Tenant:
     token_id: UUID
     dead_letter_id: int
     event_ids: list[str]
+    # The default dashboard every project gets.
+    dashboard_id: UUID
     # Values nobody outside the tenant can know; any of them in a response is a leak.
     secrets: set[str] = field(default_factory=set)
 
@@ -55,6 +57,7 @@ class Tenant:
             "token_id": self.token_id,
             "dead_letter_id": self.dead_letter_id,
             "event_id": self.event_ids[0],
+            "dashboard_id": self.dashboard_id,
         }
 
 
@@ -110,6 +113,10 @@ def make_tenant(conn: psycopg.Connection, database_url: str, name: str | None = 
         "SELECT id FROM dead_letters WHERE project_id = %s", (project.id,)
     ).fetchone()
     assert letter is not None
+    board = conn.execute(
+        "SELECT id FROM dashboards WHERE project_id = %s", (project.id,)
+    ).fetchone()
+    assert board is not None
 
     tenant = Tenant(
         name=slug,
@@ -123,6 +130,7 @@ def make_tenant(conn: psycopg.Connection, database_url: str, name: str | None = 
         token_id=token_id(conn, owner.token),
         dead_letter_id=int(letter[0]),
         event_ids=event_ids,
+        dashboard_id=UUID(str(board[0])),
     )
     tenant.secrets = {
         slug,  # in the organization, project, event, key label and invitation
@@ -135,6 +143,7 @@ def make_tenant(conn: psycopg.Connection, database_url: str, name: str | None = 
         *(str(m.user_id) for m in members.values()),
         *(m.token[:10] for m in members.values()),
         *event_ids,
+        str(board[0]),
     }
     return tenant
 

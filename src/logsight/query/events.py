@@ -43,7 +43,7 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _conditions(project_id: UUID, q: EventQuery) -> list[sql.Composable]:
+def conditions(project_id: UUID, q: EventQuery) -> list[sql.Composable]:
     where: list[sql.Composable] = [sql.SQL("project_id = {}").format(sql.Literal(project_id))]
     if q.start is not None:
         where.append(sql.SQL("timestamp >= {}").format(sql.Literal(q.start)))
@@ -88,7 +88,7 @@ def search(
     """
     query = sql.SQL("SELECT {columns} FROM events WHERE {where}").format(
         columns=sql.SQL(", ").join(map(sql.Identifier, LIST_COLUMNS)),
-        where=sql.SQL(" AND ").join(_conditions(project_id, q)),
+        where=sql.SQL(" AND ").join(conditions(project_id, q)),
     )
     return fetch(conn, query, NEWEST_FIRST, limit=limit, after=after)
 

@@ -34,6 +34,17 @@ JSON value as text, so `prop.plan=pro`, `prop.seats=5` and `prop.trial=true` mat
 "pro", the number 5 and the boolean true. Repeating a key means any of its values
 (`prop.plan=pro&prop.plan=team`); different keys must all match."""
 
+# What property_filters reads, declared for the OpenAPI document (FastAPI cannot).
+PROPERTY_PARAMETER: dict[str, Any] = {
+    "name": "prop",
+    "in": "query",
+    "required": False,
+    "style": "deepObject",
+    "explode": True,
+    "description": PROPERTY_FILTER_DOC,
+    "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+}
+
 _PROP = re.compile(r"^prop(?:\.(?P<dotted>.+)|\[(?P<bracketed>[^\]]+)\])$")
 MAX_PROPERTY_FILTERS = 20
 
@@ -113,19 +124,7 @@ ListParam = Annotated[list[str] | None, Query()]
         + "\n\nPages follow (timestamp, id) downwards: a page boundary does not move when "
         "new events arrive."
     ),
-    openapi_extra={
-        "parameters": [
-            {
-                "name": "prop",
-                "in": "query",
-                "required": False,
-                "style": "deepObject",
-                "explode": True,
-                "description": PROPERTY_FILTER_DOC,
-                "schema": {"type": "object", "additionalProperties": {"type": "string"}},
-            }
-        ]
-    },
+    openapi_extra={"parameters": [PROPERTY_PARAMETER]},
 )
 def list_events(
     project_id: UUID,
