@@ -24,7 +24,7 @@ class SecretFormatError(ValueError):
     pass
 
 
-def _secret_text(arn: str) -> str:
+def secret_text(arn: str) -> str:
     value = get_secret(arn)
     if isinstance(value, bytes):
         return value.decode()
@@ -84,12 +84,12 @@ def resolve_secrets(settings: Settings) -> Settings:
     updates: dict[str, str] = {}
     if settings.database_url_secret_arn:
         updates["database_url"] = database_url_from_secret(
-            _secret_text(settings.database_url_secret_arn)
+            secret_text(settings.database_url_secret_arn)
         )
     if settings.amqp_secret_arn:
         updates["amqp_url"] = amqp_url_from_secret(
-            _secret_text(settings.amqp_secret_arn), settings.amqp_url
+            secret_text(settings.amqp_secret_arn), settings.amqp_url
         )
     if settings.cloudfront_secret_arn:
-        updates["cloudfront_secret"] = _secret_text(settings.cloudfront_secret_arn)
+        updates["cloudfront_secret"] = secret_text(settings.cloudfront_secret_arn)
     return settings.model_copy(update=updates) if updates else settings

@@ -17,7 +17,7 @@ from logsight.processing.records import records_from_event
 from logsight.storage.db import Database
 from logsight.storage.keys import create_key
 from logsight.storage.projects import create_project
-from logsight.tenancy import api_tokens
+from logsight.tenancy import alerts, api_tokens
 from tests.processor_helpers import message, rmq_event
 from tests.support.api import Member, make_member, make_organization
 
@@ -110,6 +110,29 @@ def make_tenant(conn: psycopg.Connection, database_url: str, name: str | None = 
         "SELECT id FROM dead_letters WHERE project_id = %s", (project.id,)
     ).fetchone()
     assert letter is not None
+    alert_recipient = f"alerts-{slug}@example.com"
+    channel_id = alerts.create_channel(
+        conn,
+        project.id,
+        name=f"channel-{slug}",
+        type="email",
+        config={"to": [alert_recipient]},
+        secret=None,
+    )
+    alerts.create_rule(
+        conn,
+        project.id,
+        {
+            "name": f"rule-{slug}",
+            "kind": "new_issue",
+            "condition": {"kind": "new_issue"},
+            "window_seconds": 300,
+            "interval_seconds": 60,
+            "cooldown_seconds": 3600,
+        },
+        [channel_id],
+        owner.user_id,
+    )
 
     tenant = Tenant(
         name=slug,
@@ -131,6 +154,7 @@ def make_tenant(conn: psycopg.Connection, database_url: str, name: str | None = 
         project.public_key,
         extra_key,
         invited,
+        alert_recipient,
         *(m.email for m in members.values()),
         *(str(m.user_id) for m in members.values()),
         *(m.token[:10] for m in members.values()),

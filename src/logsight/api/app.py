@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse
 from logsight import __version__
 from logsight.api import errors, storable
 from logsight.api.routers import (
+    alerts,
     audit,
     auth,
     dead_letters,
@@ -44,6 +45,7 @@ ROUTERS = [
     stats.router,
     live.router,
     dead_letters.router,
+    alerts.router,
 ]
 
 

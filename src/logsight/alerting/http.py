@@ -1,0 +1,140 @@
+"""Outgoing HTTP for notifications, guarded against server-side request forgery.
+
+The URL's host is resolved once; every address it resolves to must be public (not private,
+loopback, link-local — the cloud metadata service at 169.254.169.254 among them —, shared,
+reserved, multicast or unspecified; IPv4-mapped IPv6 addresses are judged as the IPv4 address
+they carry) unless it lies in LOGSIGHT_ALERTS_ALLOWED_NETWORKS. The connection is then made to
+that vetted address itself, never to the name (which a second resolution could point
+elsewhere), with the name kept for the Host header, SNI and certificate verification.
+Redirects are never followed: a 3xx is a failed delivery.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import urllib3
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+MAX_RESPONSE_BYTES = 64 * 1024
+
+
+class Refused(Exception):
+    """The destination may not be reached; no connection was made."""
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    body: bytes
+
+
+def parse_networks(text: str) -> list[IpNetwork]:
+    """``"127.0.0.1, 10.1.0.0/16, ::1"`` → networks (a bare address is a network of one)."""
+    return [
+        ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip()
+    ]
+
+
+def _judged(address: IpAddress) -> IpAddress:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def forbidden(address: IpAddress, allowed: Iterable[IpNetwork]) -> bool:
+    address = _judged(address)
+    if any(address in network for network in allowed if network.version == address.version):
+        return False
+    # is_global is false for private, loopback, link-local, shared (100.64/10), reserved,
+    # documentation and unspecified ranges; multicast is global but never a webhook.
+    return not address.is_global or address.is_multicast
+
+
+def resolve(host: str, port: int) -> list[IpAddress]:
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise Refused(f"cannot resolve {host}: {exc.strerror}") from exc
+    found: list[IpAddress] = []
+    for info in infos:
+        # The scope id of a link-local IPv6 address (fe80::1%eth0) is not part of the address.
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if address not in found:
+            found.append(address)
+    return found
+
+
+class GuardedClient:
+    def __init__(self, allowed: list[IpNetwork], timeout: float) -> None:
+        self.allowed = allowed
+        self.timeout = urllib3.Timeout(connect=timeout, read=timeout)
+
+    def vet(self, url: str) -> tuple[str, str, int, IpAddress]:
+        """(scheme, host, port, the address to connect to) for ``url``, or Refused."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise Refused("not an http(s) URL")
+        host = parts.hostname
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        addresses = resolve(host, port)
+        if not addresses:
+            raise Refused(f"{host} has no address")
+        # One bad address refuses the name: a resolver answering with both a public and an
+        # internal address must not get to choose.
+        for address in addresses:
+            if forbidden(address, self.allowed):
+                raise Refused(f"{host} resolves to {address}, which notifications may not reach")
+        return parts.scheme, host, port, addresses[0]
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> Response:
+        scheme, host, port, address = self.vet(url)
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        default_port = 443 if scheme == "https" else 80
+        host_header = f"[{host}]" if ":" in host else host
+        if port != default_port:
+            host_header += f":{port}"
+        pool: urllib3.HTTPConnectionPool
+        if scheme == "https":
+            pool = urllib3.HTTPSConnectionPool(
+                str(address),
+                port,
+                timeout=self.timeout,
+                retries=False,
+                maxsize=1,
+                server_hostname=host,
+                assert_hostname=host,
+                cert_reqs="CERT_REQUIRED",
+            )
+        else:
+            pool = urllib3.HTTPConnectionPool(
+                str(address), port, timeout=self.timeout, retries=False, maxsize=1
+            )
+        try:
+            response = pool.urlopen(
+                "POST",
+                target,
+                body=body,
+                headers={**headers, "host": host_header, "user-agent": "LogSight-Alerts/1"},
+                redirect=False,
+                retries=False,
+                preload_content=False,
+                assert_same_host=False,
+            )
+            try:
+                data = response.read(MAX_RESPONSE_BYTES)
+            finally:
+                response.release_conn()
+            return Response(response.status, data)
+        finally:
+            pool.close()
