@@ -91,6 +91,7 @@ test: lint typecheck test-clients sdk-test chromium
 	$(BIN)/pytest
 
 bench: install
+	$(BIN)/python -m bench.alerts
 	$(BIN)/python -m bench.run
 
 # Steady load for MINUTES (default 30, at most 240) with every process's memory sampled;

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -30,6 +30,14 @@ from logsight.query import alerts as reads
 from logsight.tenancy import alerts as writes
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleOutcome:
+    value: float | None
+    notification: UUID | None = None
+    # An occurrence rule that found nothing new: its watermark moves with the bookkeeping.
+    quiet_occurrences: bool = False
 
 
 @dataclass
@@ -78,9 +86,11 @@ class AlertEngine:
 
     def evaluate(self, conn: psycopg.Connection, now: datetime) -> RunResult:
         result = RunResult()
+        values: list[tuple[UUID, float | None]] = []
+        quiet: list[UUID] = []
         for rule in reads.due_rules(conn, now):
             try:
-                created = self.evaluate_rule(conn, rule, now)
+                outcome = self.evaluate_rule(conn, rule, now)
             except Exception:
                 # One rule's fault (a condition stored by an older version, a query error)
                 # must not stop the others.
@@ -88,33 +98,46 @@ class AlertEngine:
                 result.rules_failed += 1
                 continue
             result.rules_evaluated += 1
-            if created is not None:
-                result.notifications.append(created)
+            values.append((rule["id"], outcome.value))
+            if outcome.quiet_occurrences:
+                quiet.append(rule["id"])
+            if outcome.notification is not None:
+                result.notifications.append(outcome.notification)
+        # Bookkeeping in one statement: a rule whose state did not change costs no write of
+        # its own (a run that dies first only evaluates those rules again).
+        writes.record_evaluations(conn, now, values, quiet)
         return result
 
     # -- One rule --------------------------------------------------------------------------
 
     def evaluate_rule(
         self, conn: psycopg.Connection, rule: dict[str, Any], now: datetime
-    ) -> UUID | None:
+    ) -> RuleOutcome:
         condition = parse_condition(rule["condition"])
         if condition.kind in OCCURRENCE_KINDS:
             seen = rule["watermark"]
             since = seen or rule["created_at"]
             if now <= since:
-                return None
+                return RuleOutcome(None)
             found = read_occurrences(conn, rule, condition, since, now)
+            if not found:
+                return RuleOutcome(0.0, quiet_occurrences=True)
             with conn.transaction():
-                writes.record_evaluation(conn, rule["id"], now, float(len(found)))
-                if not writes.claim_watermark(conn, rule["id"], seen, now) or not found:
-                    return None
+                if not writes.claim_watermark(conn, rule["id"], seen, now):
+                    return RuleOutcome(float(len(found)))
                 entries = [
                     (Entry(kind="firing", at=o.at, summary=o.summary), o.details) for o in found
                 ]
-                return self._notify(conn, rule, "firing", entries, now)
+                created = self._notify(conn, rule, "firing", entries, now)
+            return RuleOutcome(float(len(found)), created)
         reading = read_state(conn, rule, condition, now)
+        # Only a reading that disagrees with the state read a moment ago can change it; the
+        # claim then checks again in the database.
+        if reading.firing == (rule["state"] == "firing") and not (
+            reading.firing and self._cooled_down(rule, now)
+        ):
+            return RuleOutcome(reading.value)
         with conn.transaction():
-            writes.record_evaluation(conn, rule["id"], now, reading.value)
             kind: NoticeKind | None = None
             if reading.firing:
                 if writes.claim_firing(conn, rule["id"], now):
@@ -124,7 +147,7 @@ class AlertEngine:
             elif writes.claim_resolved(conn, rule["id"], now):
                 kind = "resolved"
             if kind is None:
-                return None
+                return RuleOutcome(reading.value)
             entry = Entry(
                 kind=kind,
                 at=now,
@@ -132,7 +155,13 @@ class AlertEngine:
                 value=reading.value,
                 threshold=reading.threshold,
             )
-            return self._notify(conn, rule, kind, [(entry, reading.details)], now)
+            created = self._notify(conn, rule, kind, [(entry, reading.details)], now)
+        return RuleOutcome(reading.value, created)
+
+    @staticmethod
+    def _cooled_down(rule: dict[str, Any], now: datetime) -> bool:
+        notified = rule["last_notified_at"]
+        return notified is None or notified + timedelta(seconds=rule["cooldown_seconds"]) <= now
 
     def _notify(
         self,

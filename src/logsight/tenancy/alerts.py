@@ -145,13 +145,28 @@ def delete_rule(conn: psycopg.Connection, rule_id: UUID) -> None:
 # -- Evaluation: claims ------------------------------------------------------------------------
 
 
-def record_evaluation(
-    conn: psycopg.Connection, rule_id: UUID, now: datetime, value: float | None
+def record_evaluations(
+    conn: psycopg.Connection,
+    now: datetime,
+    values: list[tuple[UUID, float | None]],
+    watermarks: list[UUID],
 ) -> None:
+    """One statement for a run's evaluations: when and what each rule read; occurrence rules
+    in ``watermarks`` found nothing new up to ``now``."""
+    if not values:
+        return
     conn.execute(
-        "UPDATE alert_rules SET last_evaluated_at = greatest(last_evaluated_at, %s),"
-        " last_value = %s WHERE id = %s",
-        (now, value, rule_id),
+        "UPDATE alert_rules r SET last_evaluated_at = greatest(r.last_evaluated_at, %(now)s),"
+        " last_value = v.value,"
+        " watermark = CASE WHEN r.id = ANY(%(marks)s) THEN greatest(r.watermark, %(now)s)"
+        "                  ELSE r.watermark END"
+        " FROM unnest(%(ids)s::uuid[], %(values)s::float8[]) AS v(id, value) WHERE r.id = v.id",
+        {
+            "now": now,
+            "ids": [rule_id for rule_id, _ in values],
+            "values": [value for _, value in values],
+            "marks": watermarks,
+        },
     )
 
 
