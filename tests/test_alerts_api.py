@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from logsight.config import Settings
-from tests.support.api import ApiCaller, make_member, make_organization
+from tests.support.api import ApiCaller, make_team
 
 ROLES = ("owner", "admin", "member", "viewer")
 SLACK_URL = "https://hooks.slack.com/services/T000/B000/very-secret-token"
@@ -31,16 +31,7 @@ def api(alert_settings: Settings) -> Iterator[ApiCaller]:
 
 @pytest.fixture
 def team(api: ApiCaller, db: psycopg.Connection) -> dict[str, Any]:
-    org_id = make_organization(db)
-    members = {role: make_member(db, org_id, role) for role in ROLES}
-    created = api(
-        "POST",
-        "/api/projects",
-        token=members["owner"].token,
-        json={"organization_id": str(org_id), "name": "shop"},
-    )
-    assert created.status == 201
-    return {"org": org_id, "project": created.body, **members}
+    return make_team(api, db)
 
 
 def base(team: dict[str, Any]) -> str:

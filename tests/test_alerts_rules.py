@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -35,78 +36,78 @@ def at(moment: datetime) -> str:
     return moment.isoformat()
 
 
+def minutes(n: int) -> timedelta:
+    return timedelta(minutes=n)
+
+
 @pytest.fixture(scope="module")
 def alert_db() -> Iterator[str]:
     with migrated_database("logsight_alerts") as url:
         yield url
 
 
+@dataclass
+class Scene:
+    """A project with a webhook receiver, rules notifying it, and the engine run at chosen
+    moments."""
+
+    conn: psycopg.Connection
+    database_url: str
+    settings: Settings
+    project: CreatedProject
+    hook: Receiver
+
+    def engine(self) -> AlertEngine:
+        return AlertEngine(self.settings, box=BOX, sender=Sender(self.settings))
+
+    def rule(self, condition: dict[str, Any], **fields: Any) -> UUID:
+        channel = add_channel(
+            self.conn,
+            self.project.id,
+            "webhook",
+            {"url": f"{self.hook.url}/in", "signing_secret": SECRET},
+        )
+        values = {
+            "name": f"rule {condition['kind']}",
+            "kind": condition["kind"],
+            "condition": condition,
+            "window_seconds": 300,
+            "interval_seconds": 60,
+            "cooldown_seconds": 3600,
+            **fields,
+        }
+        return writes.create_rule(self.conn, self.project.id, values, [channel], None)
+
+    def write(self, *events: dict[str, Any]) -> None:
+        write_events(self.database_url, self.project.id, *events)
+
+    def run(self, now: datetime) -> RunResult:
+        return self.engine().run(self.conn, now)
+
+    def kinds(self) -> list[str]:
+        """What the receiver was sent, in order."""
+        return [request.json()["kind"] for request in self.hook.requests]
+
+    def entry(self, index: int = 0) -> dict[str, Any]:
+        found: dict[str, Any] = self.hook.requests[index].json()["entries"][0]
+        return found
+
+    def history(self, rule_id: UUID) -> list[str]:
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT kind FROM alert_history WHERE rule_id = %s ORDER BY id", (rule_id,)
+            ).fetchall()
+        ]
+
+
 @pytest.fixture
-def conn(alert_db: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(alert_db, autocommit=True) as connection:
-        yield connection
+def scene(settings: Settings, alert_db: str) -> Iterator[Scene]:
+    with psycopg.connect(alert_db, autocommit=True) as conn, receiver() as hook:
+        project = create_project(conn, f"shop {uuid.uuid4().hex[:6]}")
+        yield Scene(conn, alert_db, alert_settings(settings, database_url=alert_db), project, hook)
         # Rules of one test are not evaluated by the next.
-        connection.execute("DELETE FROM alert_rules")
-
-
-@pytest.fixture
-def hook() -> Iterator[Receiver]:
-    with receiver() as found:
-        yield found
-
-
-@pytest.fixture
-def s(settings: Settings, alert_db: str) -> Settings:
-    return alert_settings(settings, database_url=alert_db)
-
-
-@pytest.fixture
-def engine(s: Settings) -> AlertEngine:
-    return AlertEngine(s, box=BOX, sender=Sender(s))
-
-
-@pytest.fixture
-def proj(conn: psycopg.Connection) -> CreatedProject:
-    return create_project(conn, f"shop {uuid.uuid4().hex[:6]}")
-
-
-def make_rule(
-    conn: psycopg.Connection,
-    project: CreatedProject,
-    hook: Receiver,
-    condition: dict[str, Any],
-    **fields: Any,
-) -> UUID:
-    channel = add_channel(
-        conn, project.id, "webhook", {"url": f"{hook.url}/in", "signing_secret": SECRET}
-    )
-    values = {
-        "name": f"rule {condition['kind']}",
-        "kind": condition["kind"],
-        "condition": condition,
-        "window_seconds": 300,
-        "interval_seconds": 60,
-        "cooldown_seconds": 3600,
-        **fields,
-    }
-    return writes.create_rule(conn, project.id, values, [channel], None)
-
-
-def kinds(hook: Receiver) -> list[str]:
-    return [request.json()["kind"] for request in hook.requests]
-
-
-def history(conn: psycopg.Connection, rule_id: UUID) -> list[str]:
-    return [
-        r[0]
-        for r in conn.execute(
-            "SELECT kind FROM alert_history WHERE rule_id = %s ORDER BY id", (rule_id,)
-        ).fetchall()
-    ]
-
-
-def run(engine: AlertEngine, conn: psycopg.Connection, now: datetime) -> RunResult:
-    return engine.run(conn, now)
+        conn.execute("DELETE FROM alert_rules")
 
 
 def errors(count: int, when: datetime, value: str = "cart", **extra: Any) -> list[dict[str, Any]]:
@@ -121,83 +122,50 @@ def errors(count: int, when: datetime, value: str = "cart", **extra: Any) -> lis
     ]
 
 
-def test_threshold_fires_repeats_after_the_cooldown_and_resolves(
-    conn: psycopg.Connection,
-    alert_db: str,
-    engine: AlertEngine,
-    proj: CreatedProject,
-    hook: Receiver,
-) -> None:
-    rule = make_rule(
-        conn,
-        proj,
-        hook,
+def test_threshold_fires_repeats_after_the_cooldown_and_resolves(scene: Scene) -> None:
+    rule = scene.rule(
         {"kind": "threshold", "op": "above", "threshold": 3, "filter": {"type": "error"}},
         window_seconds=600,
         cooldown_seconds=120,
     )
     # Matching and non-matching events; only the errors count.
-    write_events(alert_db, proj.id, *errors(5, T - timedelta(minutes=2)))
-    write_events(alert_db, proj.id, *[{"name": "click", "timestamp": at(T)} for _ in range(9)])
-    run(engine, conn, T)
-    assert kinds(hook) == ["firing"]
-    body = hook.requests[0].json()
+    scene.write(*errors(5, T - minutes(2)))
+    scene.write(*[{"name": "click", "timestamp": at(T)} for _ in range(9)])
+    scene.run(T)
+    assert scene.kinds() == ["firing"]
+    body = scene.hook.requests[0].json()
     assert body["entries"][0]["value"] == 5 and body["entries"][0]["threshold"] == 3
-    run(engine, conn, T + timedelta(minutes=1))  # within the cooldown
-    assert kinds(hook) == ["firing"]
-    run(engine, conn, T + timedelta(minutes=2))  # the cooldown has passed
-    assert kinds(hook) == ["firing", "repeat"]
-    run(engine, conn, T + timedelta(minutes=9))  # the errors left the window
-    assert kinds(hook) == ["firing", "repeat", "resolved"]
-    assert history(conn, rule) == ["firing", "repeat", "resolved"]
+    scene.run(T + minutes(1))  # within the cooldown
+    assert scene.kinds() == ["firing"]
+    scene.run(T + minutes(2))  # the cooldown has passed
+    assert scene.kinds() == ["firing", "repeat"]
+    scene.run(T + minutes(9))  # the errors left the window
+    assert scene.kinds() == ["firing", "repeat", "resolved"]
+    assert scene.history(rule) == ["firing", "repeat", "resolved"]
 
 
-def test_threshold_below_and_unique_users(
-    conn: psycopg.Connection,
-    alert_db: str,
-    engine: AlertEngine,
-    proj: CreatedProject,
-    hook: Receiver,
-) -> None:
-    below = make_rule(
-        conn,
-        proj,
-        hook,
+def test_threshold_below_and_unique_users(scene: Scene) -> None:
+    below = scene.rule(
         {"kind": "threshold", "op": "below", "threshold": 3, "filter": {"name": "signup"}},
     )
-    users = make_rule(
-        conn, proj, hook, {"kind": "threshold", "metric": "unique_users", "threshold": 2}
-    )
-    write_events(
-        alert_db,
-        proj.id,
+    users = scene.rule({"kind": "threshold", "metric": "unique_users", "threshold": 2})
+    scene.write(
         *[
-            {"name": "signup", "timestamp": at(T - timedelta(minutes=1)), "user": {"id": f"u{i}"}}
+            {"name": "signup", "timestamp": at(T - minutes(1)), "user": {"id": f"u{i}"}}
             for i in range(2)
         ],
     )
-    run(engine, conn, T)
-    assert history(conn, below) == ["firing"] and history(conn, users) == []
-    write_events(
-        alert_db,
-        proj.id,
+    scene.run(T)
+    assert scene.history(below) == ["firing"] and scene.history(users) == []
+    scene.write(
         *[{"name": "signup", "timestamp": at(T), "user": {"id": f"u{i}"}} for i in range(2, 4)],
     )
-    run(engine, conn, T + timedelta(minutes=1))
-    assert history(conn, below) == ["firing", "resolved"] and history(conn, users) == ["firing"]
+    scene.run(T + minutes(1))
+    assert scene.history(below) == ["firing", "resolved"] and scene.history(users) == ["firing"]
 
 
-def test_change_against_the_same_window_a_week_earlier(
-    conn: psycopg.Connection,
-    alert_db: str,
-    engine: AlertEngine,
-    proj: CreatedProject,
-    hook: Receiver,
-) -> None:
-    rule = make_rule(
-        conn,
-        proj,
-        hook,
+def test_change_against_the_same_window_a_week_earlier(scene: Scene) -> None:
+    rule = scene.rule(
         {
             "kind": "change",
             "compare_to": "week",
@@ -209,185 +177,124 @@ def test_change_against_the_same_window_a_week_earlier(
         window_seconds=3600,
     )
     week = timedelta(days=7)
-    write_events(
-        alert_db,
-        proj.id,
-        *[{"name": "signup", "timestamp": at(T - week - timedelta(minutes=5))} for _ in range(20)],
+    scene.write(
+        *[{"name": "signup", "timestamp": at(T - week - minutes(5))} for _ in range(20)],
     )
-    write_events(
-        alert_db,
-        proj.id,
-        *[{"name": "signup", "timestamp": at(T - timedelta(minutes=5))} for _ in range(5)],
+    scene.write(
+        *[{"name": "signup", "timestamp": at(T - minutes(5))} for _ in range(5)],
     )
-    run(engine, conn, T)
-    assert history(conn, rule) == ["firing"]
-    entry = hook.requests[0].json()["entries"][0]
+    scene.run(T)
+    assert scene.history(rule) == ["firing"]
+    entry = scene.entry()
     assert entry["value"] == -75.0 and "-75%" in entry["summary"]
-    write_events(
-        alert_db,
-        proj.id,
-        *[{"name": "signup", "timestamp": at(T - timedelta(minutes=4))} for _ in range(10)],
+    scene.write(
+        *[{"name": "signup", "timestamp": at(T - minutes(4))} for _ in range(10)],
     )
-    run(engine, conn, T + timedelta(minutes=1))
-    assert history(conn, rule) == ["firing", "resolved"]
+    scene.run(T + minutes(1))
+    assert scene.history(rule) == ["firing", "resolved"]
 
 
-def test_error_rate_needs_the_minimum_volume(
-    conn: psycopg.Connection,
-    alert_db: str,
-    engine: AlertEngine,
-    proj: CreatedProject,
-    hook: Receiver,
-) -> None:
-    rule = make_rule(
-        conn,
-        proj,
-        hook,
+def test_error_rate_needs_the_minimum_volume(scene: Scene) -> None:
+    rule = scene.rule(
         {"kind": "error_rate", "percent": 50, "min_events": 10, "release": "2.0"},
     )
-    when = T - timedelta(minutes=1)
-    write_events(alert_db, proj.id, *errors(4, when, release="2.0"))
-    write_events(alert_db, proj.id, *[{"name": "x", "timestamp": at(when), "release": "2.0"}] * 3)
+    when = T - minutes(1)
+    scene.write(*errors(4, when, release="2.0"))
+    scene.write(*[{"name": "x", "timestamp": at(when), "release": "2.0"}] * 3)
     # Another release's errors do not count.
-    write_events(alert_db, proj.id, *errors(20, when, release="1.0"))
-    run(engine, conn, T)
-    assert history(conn, rule) == []  # 4 of 7: too few events
-    write_events(alert_db, proj.id, *errors(3, when, release="2.0"))
-    run(engine, conn, T + timedelta(minutes=1))
-    assert history(conn, rule) == ["firing"]  # 7 of 10
-    assert hook.requests[0].json()["entries"][0]["value"] == 70.0
+    scene.write(*errors(20, when, release="1.0"))
+    scene.run(T)
+    assert scene.history(rule) == []  # 4 of 7: too few events
+    scene.write(*errors(3, when, release="2.0"))
+    scene.run(T + minutes(1))
+    assert scene.history(rule) == ["firing"]  # 7 of 10
+    assert scene.entry()["value"] == 70.0
 
 
-def test_new_issue_and_regression(
-    conn: psycopg.Connection,
-    alert_db: str,
-    engine: AlertEngine,
-    proj: CreatedProject,
-    hook: Receiver,
-) -> None:
-    new_rule = make_rule(conn, proj, hook, {"kind": "new_issue"})
+def test_new_issue_and_regression(scene: Scene) -> None:
+    new_rule = scene.rule({"kind": "new_issue"})
     now = datetime.now(UTC)
-    write_events(alert_db, proj.id, *errors(2, now, value="payment declined"))
-    run(engine, conn, datetime.now(UTC))
-    assert history(conn, new_rule) == ["firing"]
-    assert "payment declined" in hook.requests[0].json()["entries"][0]["summary"]
-    run(engine, conn, datetime.now(UTC) + timedelta(minutes=1))
-    assert history(conn, new_rule) == ["firing"]  # nothing new
+    scene.write(*errors(2, now, value="payment declined"))
+    scene.run(datetime.now(UTC))
+    assert scene.history(new_rule) == ["firing"]
+    assert "payment declined" in scene.entry()["summary"]
+    scene.run(datetime.now(UTC) + minutes(1))
+    assert scene.history(new_rule) == ["firing"]  # nothing new
 
-    issue = conn.execute("SELECT id FROM issues WHERE project_id = %s", (proj.id,)).fetchone()
+    issue = scene.conn.execute(
+        "SELECT id FROM issues WHERE project_id = %s", (scene.project.id,)
+    ).fetchone()
     assert issue is not None
-    back = make_rule(conn, proj, hook, {"kind": "regression", "issue_id": str(issue[0])})
-    set_status(conn, proj.id, [issue[0]], "resolved", user_id=None)
-    write_events(alert_db, proj.id, *errors(1, datetime.now(UTC), value="payment declined"))
-    run(engine, conn, datetime.now(UTC) + timedelta(minutes=2))
-    assert history(conn, back) == ["firing"]
-    assert history(conn, new_rule) == ["firing"]  # the same issue again is not new
+    back = scene.rule({"kind": "regression", "issue_id": str(issue[0])})
+    set_status(scene.conn, scene.project.id, [issue[0]], "resolved", user_id=None)
+    scene.write(*errors(1, datetime.now(UTC), value="payment declined"))
+    scene.run(datetime.now(UTC) + minutes(2))
+    assert scene.history(back) == ["firing"]
+    assert scene.history(new_rule) == ["firing"]  # the same issue again is not new
 
 
-def test_issue_frequency(
-    conn: psycopg.Connection,
-    alert_db: str,
-    engine: AlertEngine,
-    proj: CreatedProject,
-    hook: Receiver,
-) -> None:
-    rule = make_rule(
-        conn, proj, hook, {"kind": "issue_frequency", "metric": "users", "threshold": 2}
-    )
-    when = T - timedelta(minutes=1)
-    write_events(alert_db, proj.id, *[errors(1, when, user={"id": f"u{i}"})[0] for i in range(3)])
-    write_events(alert_db, proj.id, *errors(5, when, value="other"))  # 5 events, no user
-    run(engine, conn, T)
-    assert history(conn, rule) == ["firing"]
-    entry = hook.requests[0].json()["entries"][0]
+def test_issue_frequency(scene: Scene) -> None:
+    rule = scene.rule({"kind": "issue_frequency", "metric": "users", "threshold": 2})
+    when = T - minutes(1)
+    scene.write(*[errors(1, when, user={"id": f"u{i}"})[0] for i in range(3)])
+    scene.write(*errors(5, when, value="other"))  # 5 events, no user
+    scene.run(T)
+    assert scene.history(rule) == ["firing"]
+    entry = scene.entry()
     assert entry["value"] == 3 and "cart" in entry["summary"]
 
 
-def test_absence_of_a_heartbeat(
-    conn: psycopg.Connection,
-    alert_db: str,
-    engine: AlertEngine,
-    proj: CreatedProject,
-    hook: Receiver,
-) -> None:
-    rule = make_rule(conn, proj, hook, {"kind": "absence", "filter": {"name": "cron.nightly"}})
-    write_events(
-        alert_db, proj.id, {"name": "cron.nightly", "timestamp": at(T - timedelta(minutes=3))}
-    )
-    run(engine, conn, T)
-    assert history(conn, rule) == []
-    run(engine, conn, T + timedelta(minutes=3))
-    assert history(conn, rule) == ["firing"]
-    write_events(
-        alert_db, proj.id, {"name": "cron.nightly", "timestamp": at(T + timedelta(minutes=3))}
-    )
-    run(engine, conn, T + timedelta(minutes=4))
-    assert history(conn, rule) == ["firing", "resolved"]
+def test_absence_of_a_heartbeat(scene: Scene) -> None:
+    rule = scene.rule({"kind": "absence", "filter": {"name": "cron.nightly"}})
+    scene.write({"name": "cron.nightly", "timestamp": at(T - minutes(3))})
+    scene.run(T)
+    assert scene.history(rule) == []
+    scene.run(T + minutes(3))
+    assert scene.history(rule) == ["firing"]
+    scene.write({"name": "cron.nightly", "timestamp": at(T + minutes(3))})
+    scene.run(T + minutes(4))
+    assert scene.history(rule) == ["firing", "resolved"]
 
 
-def test_a_snoozed_rule_waits(
-    conn: psycopg.Connection,
-    alert_db: str,
-    engine: AlertEngine,
-    proj: CreatedProject,
-    hook: Receiver,
-) -> None:
-    rule = make_rule(
-        conn,
-        proj,
-        hook,
+def test_a_snoozed_rule_waits(scene: Scene) -> None:
+    rule = scene.rule(
         {"kind": "absence", "filter": {"name": "never"}},
-        snoozed_until=T + timedelta(minutes=10),
+        snoozed_until=T + minutes(10),
     )
-    run(engine, conn, T)
-    run(engine, conn, T + timedelta(minutes=5))
-    assert history(conn, rule) == [] and hook.requests == []
-    run(engine, conn, T + timedelta(minutes=10))
-    assert history(conn, rule) == ["firing"]
+    scene.run(T)
+    scene.run(T + minutes(5))
+    assert scene.history(rule) == [] and scene.hook.requests == []
+    scene.run(T + minutes(10))
+    assert scene.history(rule) == ["firing"]
 
 
-def test_a_digest_sends_one_message_per_interval(
-    conn: psycopg.Connection,
-    alert_db: str,
-    engine: AlertEngine,
-    proj: CreatedProject,
-    hook: Receiver,
-) -> None:
-    rule = make_rule(
-        conn,
-        proj,
-        hook,
+def test_a_digest_sends_one_message_per_interval(scene: Scene) -> None:
+    rule = scene.rule(
         {"kind": "absence", "filter": {"name": "beat"}},
         digest_seconds=600,
         window_seconds=900,
     )
-    run(engine, conn, T)  # fires: held for the digest
-    write_events(alert_db, proj.id, {"name": "beat", "timestamp": at(T + timedelta(minutes=1))})
-    run(engine, conn, T + timedelta(minutes=2))  # resolves: held too
-    run(engine, conn, T + timedelta(minutes=9))
-    assert history(conn, rule) == ["firing", "resolved"] and hook.requests == []
-    run(engine, conn, T + timedelta(minutes=10))
-    assert kinds(hook) == ["digest"]
-    digest = hook.requests[0].json()
+    scene.run(T)  # fires: held for the digest
+    scene.write({"name": "beat", "timestamp": at(T + minutes(1))})
+    scene.run(T + minutes(2))  # resolves: held too
+    scene.run(T + minutes(9))
+    assert scene.history(rule) == ["firing", "resolved"] and scene.hook.requests == []
+    scene.run(T + minutes(10))
+    assert scene.kinds() == ["digest"]
+    digest = scene.hook.requests[0].json()
     assert [e["kind"] for e in digest["entries"]] == ["firing", "resolved"]
-    run(engine, conn, T + timedelta(minutes=11))
-    assert kinds(hook) == ["digest"]
+    scene.run(T + minutes(11))
+    assert scene.kinds() == ["digest"]
 
 
-def test_overlapping_evaluations_and_a_retried_run_notify_once(
-    conn: psycopg.Connection,
-    alert_db: str,
-    s: Settings,
-    proj: CreatedProject,
-    hook: Receiver,
-) -> None:
-    rule = make_rule(conn, proj, hook, {"kind": "absence", "filter": {"name": "none"}})
+def test_overlapping_evaluations_and_a_retried_run_notify_once(scene: Scene) -> None:
+    rule = scene.rule({"kind": "absence", "filter": {"name": "none"}})
     start = threading.Barrier(4)
     results: list[RunResult] = []
 
     def evaluate() -> None:
-        with psycopg.connect(alert_db, autocommit=True) as own:
-            engine = AlertEngine(s, box=BOX, sender=Sender(s))
+        with psycopg.connect(scene.database_url, autocommit=True) as own:
+            engine = scene.engine()
             start.wait()
             results.append(engine.run(own, T))
 
@@ -398,10 +305,10 @@ def test_overlapping_evaluations_and_a_retried_run_notify_once(
         thread.join(30)
     assert sum(len(r.notifications) for r in results) == 1
     # The same scheduled event again (a retried invocation).
-    AlertEngine(s, box=BOX, sender=Sender(s)).run(conn, T)
-    assert history(conn, rule) == ["firing"]
-    assert kinds(hook) == ["firing"]
-    deliveries = conn.execute(
+    scene.run(T)
+    assert scene.history(rule) == ["firing"]
+    assert scene.kinds() == ["firing"]
+    deliveries = scene.conn.execute(
         "SELECT status FROM alert_deliveries d JOIN alert_notifications n"
         " ON n.id = d.notification_id WHERE n.rule_id = %s",
         (rule,),
@@ -410,28 +317,23 @@ def test_overlapping_evaluations_and_a_retried_run_notify_once(
 
 
 def test_the_scheduled_function_evaluates_with_the_events_time(
-    conn: psycopg.Connection,
-    alert_db: str,
-    s: Settings,
-    proj: CreatedProject,
-    hook: Receiver,
-    monkeypatch: pytest.MonkeyPatch,
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from functions.alerts import handler as alerts_handler
     from logsight.alerting.scheduled import ScheduledAlerts
     from logsight.local.payloads import scheduled_event
 
-    rule = make_rule(conn, proj, hook, {"kind": "absence", "filter": {"name": "none"}})
-    monkeypatch.setattr(alerts_handler, "get_settings", lambda: s)
-    monkeypatch.setattr(alerts_handler, "_alerts", ScheduledAlerts(s))
+    rule = scene.rule({"kind": "absence", "filter": {"name": "none"}})
+    monkeypatch.setattr(alerts_handler, "get_settings", lambda: scene.settings)
+    monkeypatch.setattr(alerts_handler, "_alerts", ScheduledAlerts(scene.settings))
     monkeypatch.setattr(alerts_handler, "_redriver", None)
     event = scheduled_event("logsight-alerts")
     event["time"] = at(T).replace("+00:00", "Z")
     alerts_handler._alerts.engine._box = BOX  # type: ignore[union-attr]
     result = alerts_handler.handler(event, None)
     assert result["job"] == "alerts" and result["notifications"] == 1
-    assert history(conn, rule) == ["firing"]
-    evaluated = conn.execute(
+    assert scene.history(rule) == ["firing"]
+    evaluated = scene.conn.execute(
         "SELECT last_evaluated_at FROM alert_rules WHERE id = %s", (rule,)
     ).fetchone()
     assert evaluated == (T,)

@@ -21,7 +21,7 @@ from logsight.storage.db import Database
 from tests.conftest import purge
 from tests.ingest_helpers import api_request
 from tests.processor_helpers import message, rmq_event
-from tests.support.api import ApiCaller, Member, make_member, make_organization
+from tests.support.api import ApiCaller, Member, make_member, make_organization, make_team
 
 ROLES = ("owner", "admin", "member", "viewer")
 
@@ -35,16 +35,7 @@ def api(settings: Settings) -> Iterator[ApiCaller]:
 
 @pytest.fixture
 def team(api: ApiCaller, db: psycopg.Connection) -> dict[str, Any]:
-    org_id = make_organization(db)
-    members = {role: make_member(db, org_id, role) for role in ROLES}
-    created = api(
-        "POST",
-        "/api/projects",
-        token=members["owner"].token,
-        json={"organization_id": str(org_id), "name": "shop"},
-    )
-    assert created.status == 201
-    return {"org": org_id, "project": created.body, **members}
+    return make_team(api, db)
 
 
 def quotas(team: dict[str, Any]) -> str:
