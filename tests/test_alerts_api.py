@@ -11,7 +11,9 @@ import psycopg
 import pytest
 
 from logsight.config import Settings
+from tests.alert_helpers import alert_settings as loopback_settings
 from tests.support.api import ApiCaller, make_team
+from tests.support.receivers import receiver
 
 ROLES = ("owner", "admin", "member", "viewer")
 SLACK_URL = "https://hooks.slack.com/services/T000/B000/very-secret-token"
@@ -19,7 +21,8 @@ SLACK_URL = "https://hooks.slack.com/services/T000/B000/very-secret-token"
 
 @pytest.fixture
 def alert_settings(settings: Settings, tmp_path: Path) -> Settings:
-    return settings.model_copy(update={"data_dir": tmp_path})
+    # Notifications may reach the loopback receivers of these tests.
+    return loopback_settings(settings, data_dir=tmp_path)
 
 
 @pytest.fixture
@@ -266,3 +269,74 @@ def test_the_alert_api_is_in_the_openapi_document(api: ApiCaller) -> None:
     ):
         assert path in paths, path
     assert "secret" not in document["components"]["schemas"]["ChannelPublic"]["properties"]
+
+
+def test_a_test_notification_is_sent_now_and_reported(
+    api: ApiCaller, team: dict[str, Any], db: psycopg.Connection
+) -> None:
+    with receiver() as hook:
+        created = api(
+            "POST",
+            f"{base(team)}/channels",
+            token=team["admin"].token,
+            json={
+                "name": "relay",
+                "type": "webhook",
+                "secret": {"url": f"{hook.url}/alerts", "signing_secret": "s" * 24},
+            },
+        )
+        assert created.status == 201, created.body
+        path = f"{base(team)}/channels/{created.body['id']}/test"
+        assert api("POST", path, token=team["viewer"].token).status == 403
+        reply = api("POST", path, token=team["member"].token)
+        assert reply.status == 200, reply.body
+        (got,) = hook.requests
+    assert got.json()["kind"] == "test" and got.json()["project_name"] == "shop"
+    (delivery,) = reply.body["deliveries"]
+    assert delivery["status"] == "sent" and delivery["response_code"] == 200
+    assert delivery["channel_id"] == created.body["id"]
+
+
+def test_history_lists_firings_with_their_deliveries(
+    api: ApiCaller, team: dict[str, Any], db: psycopg.Connection, alert_settings: Settings
+) -> None:
+    from datetime import UTC, datetime
+
+    from logsight.alerting.engine import AlertEngine
+    from logsight.query.alerts import due_rules
+
+    with receiver(lambda request, count: (503, {}, b"busy")) as hook:
+        channel = api(
+            "POST",
+            f"{base(team)}/channels",
+            token=team["admin"].token,
+            json={"name": "ops", "type": "slack", "secret": {"url": hook.url}},
+        ).body
+        rule = api(
+            "POST",
+            f"{base(team)}/rules",
+            token=team["member"].token,
+            json={
+                "name": "No heartbeat",
+                "condition": {"kind": "absence", "filter": {"name": "beat"}},
+                "channel_ids": [channel["id"]],
+            },
+        ).body
+        now = datetime.now(UTC)
+        # This rule alone: other tests' rules share the session's database.
+        (row,) = [r for r in due_rules(db, now) if str(r["id"]) == rule["id"]]
+        engine = AlertEngine(alert_settings)
+        notification = engine.evaluate_rule(db, row, now).notification
+        assert notification is not None
+        engine.deliverer.run(db, [notification])
+    reply = api("GET", f"{base(team)}/rules/{rule['id']}/history", token=team["viewer"].token)
+    assert reply.status == 200, reply.body
+    (entry,) = reply.body["data"]
+    assert entry["kind"] == "firing" and "no events (name=beat)" in entry["summary"]
+    (delivery,) = entry["deliveries"]
+    assert delivery["status"] == "failed" and delivery["response_code"] == 503
+    assert delivery["attempts"] == 3
+    assert (
+        api("GET", f"{base(team)}/rules/{rule['id']}", token=team["viewer"].token).body["state"]
+        == "firing"
+    )
