@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import socket
 import threading
 import time
@@ -21,7 +22,7 @@ from aiosmtpd.controller import Controller
 from moto import mock_aws
 
 from logsight.alerting.delivery import Sender
-from logsight.alerting.http import GuardedClient, Refused, parse_networks
+from logsight.alerting.http import GuardedClient, Refused, forbidden, parse_networks
 from logsight.config import Settings
 from logsight.storage.projects import CreatedProject
 from tests.alert_helpers import add_channel, alert_settings, deliver, notice
@@ -280,6 +281,8 @@ def connects(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
         "http://[fd00:ec2::254]/",
         "http://100.64.0.1/",
         "http://[::ffff:169.254.169.254]/",
+        "http://[64:ff9b::a9fe:a9fe]/",  # NAT64 of 169.254.169.254
+        "http://[2002:a00:1::1]/",  # 6to4 of 10.0.0.1
         "http://0.0.0.0/",
     ],
 )
@@ -342,6 +345,15 @@ def test_a_refused_destination_is_logged_and_never_retried(
     assert (status, attempts, code) == ("failed", 1, None)
     assert (error or "").startswith("refused:")
     assert connects == []
+
+
+def test_public_addresses_pass_the_guard() -> None:
+    for address in (
+        "93.184.215.14",
+        "2606:2800:21f:cb07:6820:80da:af6b:8b2c",
+        "64:ff9b::5db8:d70e",
+    ):
+        assert not forbidden(ipaddress.ip_address(address), [])
 
 
 def test_the_allow_list_parses_addresses_and_networks() -> None:

@@ -2,11 +2,12 @@
 
 The URL's host is resolved once; every address it resolves to must be public (not private,
 loopback, link-local — the cloud metadata service at 169.254.169.254 among them —, shared,
-reserved, multicast or unspecified; IPv4-mapped IPv6 addresses are judged as the IPv4 address
-they carry) unless it lies in LOGSIGHT_ALERTS_ALLOWED_NETWORKS. The connection is then made to
-that vetted address itself, never to the name (which a second resolution could point
-elsewhere), with the name kept for the Host header, SNI and certificate verification.
-Redirects are never followed: a 3xx is a failed delivery.
+reserved, multicast or unspecified; an IPv6 address that carries an IPv4 address (mapped,
+NAT64, 6to4, Teredo) must carry a public one) unless it lies in
+LOGSIGHT_ALERTS_ALLOWED_NETWORKS. The connection is then made to that vetted address itself,
+never to the name (which a second resolution could point elsewhere), with the name kept for the
+Host header, SNI and certificate verification. Redirects are never followed: a 3xx is a failed
+delivery.
 """
 
 from __future__ import annotations
@@ -41,19 +42,36 @@ def parse_networks(text: str) -> list[IpNetwork]:
     ]
 
 
-def _judged(address: IpAddress) -> IpAddress:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
+# NAT64 (RFC 6052): a gateway translating it would connect to the IPv4 address inside.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def _embedded(address: IpAddress) -> list[IpAddress]:
+    """The address and the IPv4 addresses an IPv6 address carries (mapped, NAT64, 6to4,
+    Teredo), each of which a route could end at."""
+    found: list[IpAddress] = [address]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            found.append(address.ipv4_mapped)
+        if address in _NAT64:
+            found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        if address.sixtofour is not None:
+            found.append(address.sixtofour)
+        if address.teredo is not None:
+            found.extend(address.teredo)
+    return found
+
+
+def _public(address: IpAddress) -> bool:
+    # is_global is false for private, loopback, link-local, shared (100.64/10), reserved,
+    # documentation and unspecified ranges; multicast is global but never a webhook.
+    return address.is_global and not address.is_multicast
 
 
 def forbidden(address: IpAddress, allowed: Iterable[IpNetwork]) -> bool:
-    address = _judged(address)
     if any(address in network for network in allowed if network.version == address.version):
         return False
-    # is_global is false for private, loopback, link-local, shared (100.64/10), reserved,
-    # documentation and unspecified ranges; multicast is global but never a webhook.
-    return not address.is_global or address.is_multicast
+    return not all(_public(candidate) for candidate in _embedded(address))
 
 
 def resolve(host: str, port: int) -> list[IpAddress]:
