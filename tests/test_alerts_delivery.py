@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -26,6 +27,7 @@ from logsight.alerting.http import GuardedClient, Refused, forbidden, parse_netw
 from logsight.config import Settings
 from logsight.storage.projects import CreatedProject
 from tests.alert_helpers import add_channel, alert_settings, deliver, notice
+from tests.support.certificates import Authority
 from tests.support.receivers import Received, receiver
 
 PD_KEY = "R" * 32
@@ -362,3 +364,25 @@ def test_the_allow_list_parses_addresses_and_networks() -> None:
     assert Sender(Settings(alerts_allowed_networks="10.0.0.0/8")).client.allowed == [
         parse_networks("10.0.0.0/8")[0]
     ]
+
+
+def test_https_goes_to_the_vetted_address_and_verifies_the_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, connects: list[Any]
+) -> None:
+    authority = Authority.create(tmp_path)
+    # The trust store for this test: only our CA (read by OpenSSL's default verify paths).
+    monkeypatch.setenv("SSL_CERT_FILE", str(authority.bundle))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    client = GuardedClient(parse_networks("127.0.0.1/32,::1/128"), timeout=2)
+    with receiver(tls=authority.server_context("localhost")) as right:
+        # By name: connected to the address "localhost" was vetted as, certificate checked
+        # against the name (SNI and hostname), not against the address.
+        response = client.post(f"https://localhost:{right.port}/hook", b"{}", {})
+        assert response.status == 200
+        (got,) = right.requests
+        assert got.headers["host"] == f"localhost:{right.port}"
+    assert {address[0] for address in connects} <= {"127.0.0.1", "::1"}
+    with receiver(tls=authority.server_context("elsewhere.test")) as wrong:
+        with pytest.raises(urllib3.exceptions.SSLError):
+            client.post(f"https://localhost:{wrong.port}/hook", b"{}", {})
+        assert wrong.requests == []

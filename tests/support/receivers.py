@@ -5,6 +5,7 @@ context manager."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -61,7 +62,12 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def receiver(behaviour: Behaviour | None = None, host: str = "127.0.0.1") -> Iterator[Receiver]:
+def receiver(
+    behaviour: Behaviour | None = None,
+    host: str = "127.0.0.1",
+    tls: ssl.SSLContext | None = None,
+) -> Iterator[Receiver]:
+    """A receiver on ``host`` (an ephemeral port); with ``tls``, it speaks HTTPS."""
     behave = behaviour or answer()
     lock = threading.Lock()
 
@@ -93,6 +99,8 @@ def receiver(behaviour: Behaviour | None = None, host: str = "127.0.0.1") -> Ite
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     server = _Server((host, 0), Handler, family)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     found = Receiver(host, server.server_address[1])
     server.receiver = found  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})

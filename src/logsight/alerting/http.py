@@ -97,8 +97,9 @@ class GuardedClient:
         self.allowed = allowed
         self.timeout = urllib3.Timeout(connect=timeout, read=timeout)
 
-    def vet(self, url: str) -> tuple[str, str, int, IpAddress]:
-        """(scheme, host, port, the address to connect to) for ``url``, or Refused."""
+    def vet(self, url: str) -> tuple[str, str, int, list[IpAddress]]:
+        """(scheme, host, port, the addresses that may be connected to) for ``url``, or
+        Refused."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise Refused("not an http(s) URL")
@@ -112,16 +113,37 @@ class GuardedClient:
         for address in addresses:
             if forbidden(address, self.allowed):
                 raise Refused(f"{host} resolves to {address}, which notifications may not reach")
-        return parts.scheme, host, port, addresses[0]
+        return parts.scheme, host, port, addresses
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> Response:
-        scheme, host, port, address = self.vet(url)
+        scheme, host, port, addresses = self.vet(url)
         parts = urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         default_port = 443 if scheme == "https" else 80
         host_header = f"[{host}]" if ":" in host else host
         if port != default_port:
             host_header += f":{port}"
+        request_headers = {**headers, "host": host_header, "user-agent": "LogSight-Alerts/1"}
+        # Like a resolver-driven connect, each vetted address in turn until one accepts; what
+        # happens after the connection (an answer, a timeout) is final.
+        for index, address in enumerate(addresses):
+            try:
+                return self._post_to(scheme, host, port, address, target, body, request_headers)
+            except urllib3.exceptions.NewConnectionError:
+                if index == len(addresses) - 1:
+                    raise
+        raise Refused(f"{host} has no address")
+
+    def _post_to(
+        self,
+        scheme: str,
+        host: str,
+        port: int,
+        address: IpAddress,
+        target: str,
+        body: bytes,
+        headers: dict[str, str],
+    ) -> Response:
         pool: urllib3.HTTPConnectionPool
         if scheme == "https":
             pool = urllib3.HTTPSConnectionPool(
@@ -143,7 +165,7 @@ class GuardedClient:
                 "POST",
                 target,
                 body=body,
-                headers={**headers, "host": host_header, "user-agent": "LogSight-Alerts/1"},
+                headers=headers,
                 redirect=False,
                 retries=False,
                 preload_content=False,
