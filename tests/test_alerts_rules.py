@@ -211,6 +211,24 @@ def test_error_rate_needs_the_minimum_volume(scene: Scene) -> None:
     assert scene.entry()["value"] == 70.0
 
 
+def test_error_rate_per_release_fires_for_the_worst_release(scene: Scene) -> None:
+    rule = scene.rule({"kind": "error_rate", "percent": 50, "min_events": 4, "per_release": True})
+    when = T - minutes(1)
+    # 3.0 is at 100% but too small; 2.0 at 60%; 1.0 at 10%: 2.0 fires.
+    scene.write(*errors(3, when, release="3.0"))
+    scene.write(
+        *errors(3, when, release="2.0"),
+        *[{"name": "x", "timestamp": at(when), "release": "2.0"}] * 2,
+    )
+    scene.write(
+        *errors(1, when, release="1.0"),
+        *[{"name": "x", "timestamp": at(when), "release": "1.0"}] * 9,
+    )
+    scene.run(T)
+    assert scene.history(rule) == ["firing"]
+    assert scene.entry()["value"] == 60.0 and "release '2.0'" in scene.entry()["summary"]
+
+
 def test_new_issue_and_regression(scene: Scene) -> None:
     new_rule = scene.rule({"kind": "new_issue"})
     now = datetime.now(UTC)

@@ -82,10 +82,15 @@ def read_state(
                 {"current": current, "baseline": before},
             )
         case r.ErrorRate():
-            errors, total = reads.error_and_total(conn, project, condition.release, start, now)
+            release_name = condition.release
+            if condition.per_release:
+                worst = reads.worst_release(conn, project, condition.min_events, start, now)
+                release_name, errors, total = worst or (None, 0, 0)
+            else:
+                errors, total = reads.error_and_total(conn, project, release_name, start, now)
             rate = 0.0 if total == 0 else errors * 100.0 / total
             firing = total >= condition.min_events and rate >= condition.percent
-            release = f" in {condition.release}" if condition.release else ""
+            release = f" in release '{release_name}'" if release_name else ""
             summary = (
                 f"error rate{release} in the last {span}: {rate:.1f}% "
                 f"({errors} of {total} events), threshold {condition.percent:g}%"
@@ -95,7 +100,7 @@ def read_state(
                 round(rate, 3),
                 summary,
                 condition.percent,
-                {"errors": errors, "total": total},
+                {"errors": errors, "total": total, "release": release_name},
             )
         case r.IssueFrequency():
             top = reads.busiest_issue(

@@ -62,6 +62,17 @@ class ErrorRate(Strict):
     percent: float = Field(gt=0, le=100, description="Errors as a share of all events.")
     min_events: int = Field(default=50, ge=1, le=2**31 - 1, description="Fewer never fire.")
     release: Label | None = Field(default=None, description="Only this release's events.")
+    per_release: bool = Field(
+        default=False,
+        description="Each release on its own: fires when any release with the minimum volume "
+        "is above the rate.",
+    )
+
+    @model_validator(mode="after")
+    def _one_release_or_each(self) -> ErrorRate:
+        if self.per_release and self.release is not None:
+            raise ValueError("per_release compares every release: release must be empty")
+        return self
 
 
 class NewIssue(Strict):

@@ -207,6 +207,22 @@ def error_and_total(
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
+def worst_release(
+    conn: psycopg.Connection, project_id: UUID, min_events: int, start: datetime, end: datetime
+) -> tuple[str, int, int] | None:
+    """(release, errors, events) of the release with the highest error rate among those with
+    at least ``min_events`` events in [start, end) ('' is events without a release)."""
+    row = conn.execute(
+        "SELECT release, errors, total FROM ("
+        "  SELECT release, coalesce(sum(events) FILTER (WHERE type = 'error'), 0) AS errors,"
+        "         sum(events) AS total FROM event_rollups_1m"
+        "  WHERE project_id = %s AND bucket >= %s AND bucket < %s GROUP BY release) r"
+        " WHERE total >= %s ORDER BY errors::float8 / total DESC, total DESC, release LIMIT 1",
+        (project_id, start, end, min_events),
+    ).fetchone()
+    return (str(row[0]), int(row[1]), int(row[2])) if row else None
+
+
 def unique_users(conn: psycopg.Connection, project_id: UUID, start: datetime, end: datetime) -> int:
     row = conn.execute(
         "SELECT count(DISTINCT user_id) FROM user_rollups_1m"
