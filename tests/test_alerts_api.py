@@ -218,6 +218,17 @@ def test_rule_crud_with_channels_and_audit(
             {"condition": {"kind": "error_rate", "percent": 101}},
             "body.condition.error_rate.percent",
         ),
+        (
+            {
+                "condition": {
+                    "kind": "error_rate",
+                    "percent": 5,
+                    "release": "1",
+                    "per_release": True,
+                }
+            },
+            "body.condition.error_rate",
+        ),
     ],
 )
 def test_bad_rules_are_422_naming_the_field(
