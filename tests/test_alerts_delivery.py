@@ -386,3 +386,37 @@ def test_https_goes_to_the_vetted_address_and_verifies_the_name(
         with pytest.raises(urllib3.exceptions.SSLError):
             client.post(f"https://localhost:{wrong.port}/hook", b"{}", {})
         assert wrong.requests == []
+
+
+def test_deleting_a_channel_fails_what_was_pending_for_it(
+    db: psycopg.Connection, s: Settings, project: CreatedProject
+) -> None:
+    from uuid import UUID
+
+    from logsight.alerting.delivery import Deliverer
+    from logsight.tenancy import alerts as writes
+    from tests.alert_helpers import BOX
+
+    with receiver() as hook:
+        gone = add_channel(db, project.id, "slack", {"url": hook.url})
+        kept = add_channel(db, project.id, "discord", {"url": hook.url})
+        pending = notice()
+        writes.create_notification(
+            db,
+            notification_id=UUID(pending.id),
+            project_id=project.id,
+            rule_id=None,
+            kind="test",
+            payload=pending.model_dump(mode="json"),
+            channel_ids=[gone, kept],
+        )
+        writes.delete_channel(db, gone)
+        outcomes = Deliverer(s, BOX, Sender(s)).run(db, [UUID(pending.id)])
+        assert [o.status for o in outcomes.values()] == ["sent"]
+        assert len(hook.requests) == 1
+    rows = db.execute(
+        "SELECT channel_type, status, error FROM alert_deliveries WHERE notification_id = %s"
+        " ORDER BY channel_type",
+        (pending.id,),
+    ).fetchall()
+    assert rows == [("discord", "sent", None), ("slack", "failed", "channel deleted")]

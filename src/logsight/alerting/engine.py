@@ -30,6 +30,9 @@ from logsight.query import alerts as reads
 from logsight.tenancy import alerts as writes
 
 log = logging.getLogger(__name__)
+# Rules recorded as evaluated per statement: a run cut short by its deadline keeps most of its
+# work.
+BOOKKEEPING_BATCH = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +106,11 @@ class AlertEngine:
                 quiet.append(rule["id"])
             if outcome.notification is not None:
                 result.notifications.append(outcome.notification)
-        # Bookkeeping in one statement: a rule whose state did not change costs no write of
-        # its own (a run that dies first only evaluates those rules again).
+            if len(values) >= BOOKKEEPING_BATCH:
+                writes.record_evaluations(conn, now, values, quiet)
+                values, quiet = [], []
+        # Bookkeeping in a statement per batch: a rule whose state did not change costs no
+        # write of its own (a run that dies first only evaluates that batch's rules again).
         writes.record_evaluations(conn, now, values, quiet)
         return result
 

@@ -80,6 +80,12 @@ def update_channel(conn: psycopg.Connection, channel_id: UUID, changes: Mapping[
 
 
 def delete_channel(conn: psycopg.Connection, channel_id: UUID) -> None:
+    # What was still to be sent there can no longer be: logged as such, not left pending.
+    conn.execute(
+        "UPDATE alert_deliveries SET status = 'failed', error = 'channel deleted',"
+        " finished_at = now() WHERE channel_id = %s AND status IN ('pending', 'sending')",
+        (channel_id,),
+    )
     conn.execute("DELETE FROM alert_channels WHERE id = %s", (channel_id,))
 
 
@@ -310,6 +316,7 @@ def claim_deliveries(
             " WHERE d.id IN (SELECT id FROM alert_deliveries"
             "   WHERE (status = 'pending'"
             "          OR (status = 'sending' AND claimed_at < now() - %(stale)s))"
+            "   AND channel_id IS NOT NULL"
             "   AND (%(ids)s::uuid[] IS NULL OR notification_id = ANY(%(ids)s))"
             "   ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
             " AND n.id = d.notification_id AND c.id = d.channel_id"
