@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import boto3
 import psycopg
@@ -22,11 +23,12 @@ import urllib3
 from aiosmtpd.controller import Controller
 from moto import mock_aws
 
-from logsight.alerting.delivery import Sender
+from logsight.alerting.delivery import Deliverer, Sender
 from logsight.alerting.http import GuardedClient, Refused, forbidden, parse_networks
 from logsight.config import Settings
 from logsight.storage.projects import CreatedProject
-from tests.alert_helpers import add_channel, alert_settings, deliver, notice
+from logsight.tenancy import alerts as writes
+from tests.alert_helpers import BOX, add_channel, alert_settings, deliver, notice
 from tests.support.certificates import Authority
 from tests.support.receivers import Received, receiver
 
@@ -391,12 +393,6 @@ def test_https_goes_to_the_vetted_address_and_verifies_the_name(
 def test_deleting_a_channel_fails_what_was_pending_for_it(
     db: psycopg.Connection, s: Settings, project: CreatedProject
 ) -> None:
-    from uuid import UUID
-
-    from logsight.alerting.delivery import Deliverer
-    from logsight.tenancy import alerts as writes
-    from tests.alert_helpers import BOX
-
     with receiver() as hook:
         gone = add_channel(db, project.id, "slack", {"url": hook.url})
         kept = add_channel(db, project.id, "discord", {"url": hook.url})
