@@ -30,11 +30,11 @@ from bench.soak_report import splice_section
 from logsight.alerting.engine import AlertEngine
 from logsight.alerting.secret_box import SecretBox
 from logsight.config import Settings
+from logsight.storage import alerts as writes
 from logsight.storage.migrate import migrate
 from logsight.storage.mode import StorageMode, recorded_mode
 from logsight.storage.partitions import PartitionManager
 from logsight.storage.projects import create_project
-from logsight.tenancy import alerts as writes
 
 HEADING = "## Alert evaluation"
 BEFORE = "## How to run"

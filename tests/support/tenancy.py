@@ -14,12 +14,13 @@ import psycopg
 
 from logsight.processing.batch import BatchProcessor
 from logsight.processing.records import records_from_event
+from logsight.storage import alerts
 from logsight.storage.db import Database
 from logsight.storage.keys import create_key
 from logsight.storage.projects import create_project
-from logsight.tenancy import alerts, api_tokens
-from tests.processor_helpers import message, rmq_event
+from logsight.tenancy import api_tokens
 from tests.support.api import Member, make_member, make_organization
+from tests.support.processor import message, rmq_event
 
 ROLES = ("owner", "admin", "member", "viewer")
 QUEUE = "logsight.events.0"

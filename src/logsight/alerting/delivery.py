@@ -24,7 +24,7 @@ from logsight.alerting.http import GuardedClient, Refused, parse_networks
 from logsight.alerting.message import Notice
 from logsight.alerting.secret_box import SecretBox, SecretBoxError
 from logsight.config import Settings
-from logsight.tenancy import alerts as writes
+from logsight.storage import alerts as writes
 
 log = logging.getLogger(__name__)
 MAX_PARALLEL = 16

@@ -27,7 +27,7 @@ from logsight.alerting.rules import OCCURRENCE_KINDS, parse_condition
 from logsight.alerting.secret_box import SecretBox, secret_box
 from logsight.config import Settings
 from logsight.query import alerts as reads
-from logsight.tenancy import alerts as writes
+from logsight.storage import alerts as writes
 
 log = logging.getLogger(__name__)
 # Rules recorded as evaluated per statement: a run cut short by its deadline keeps most of its

@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from logsight.event import NormalizedEvent
 from logsight.processing.grouping import culprit, fingerprint
 from logsight.processing.user_agent import Client, parse_user_agent
 from logsight.queue.message import EventMessage, MessageError
-from logsight.storage.writer import EventRow
+from logsight.storage.writer import EventRow, json_column, optional_json_column
 
 _NO_CLIENT = Client(None, None, None)
 
@@ -22,12 +23,13 @@ def _text(value: Any) -> str | None:
     return value
 
 
-def event_row(message: EventMessage, event: dict[str, Any]) -> EventRow:
+def event_row(message: EventMessage, event: NormalizedEvent) -> EventRow:
     context = event.get("context") or None
     user_agent = context.get("user_agent") if isinstance(context, dict) else None
     client = (
         parse_user_agent(user_agent) if isinstance(user_agent, str) and user_agent else _NO_CLIENT
     )
+    meta = event.get("meta") or None
     timestamp = datetime.fromisoformat(event["timestamp"])
     if timestamp.tzinfo is None:
         raise ValueError("timestamp has no time zone")
@@ -48,14 +50,15 @@ def event_row(message: EventMessage, event: dict[str, Any]) -> EventRow:
         browser=client.browser,
         os=client.os,
         device=client.device,
-        properties=event.get("properties") or {},
-        context=context,
-        user_traits=event.get("user") or None,
-        error=event.get("error") or None,
-        sdk=event.get("sdk") or None,
-        meta=event.get("meta") or None,
-        breadcrumbs=event.get("breadcrumbs") or None,
+        properties=json_column(event.get("properties") or {}),
+        context=optional_json_column(context),
+        user_traits=optional_json_column(event.get("user") or None),
+        error=optional_json_column(event.get("error") or None),
+        sdk=optional_json_column(event.get("sdk") or None),
+        meta=optional_json_column(meta),
+        breadcrumbs=optional_json_column(event.get("breadcrumbs") or None),
         culprit=culprit(event) if event.get("type") == "error" else None,
+        clamped=isinstance(meta, dict | list) and "original_timestamp" in meta,
     )
 
 

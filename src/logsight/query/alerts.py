@@ -12,6 +12,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from logsight.alerting.rules import EventFilter
+from logsight.query.keyset import Key, Order, Row, fetch
 
 RULE_COLUMNS = (
     "r.id, r.project_id, r.name, r.enabled, r.kind, r.condition, r.window_seconds,"
@@ -32,31 +33,28 @@ def _rows(conn: psycopg.Connection, query: str, params: Any) -> list[dict[str, A
         return cur.execute(query, params).fetchall()
 
 
-def _page_clause(after: tuple[datetime, UUID] | None, prefix: str) -> tuple[str, dict[str, Any]]:
-    if after is None:
-        return "", {}
-    return (
-        f" AND ({prefix}created_at, {prefix}id) > (%(at)s, %(after)s)",
-        {"at": after[0], "after": after[1]},
-    )
+OLDEST_FIRST = Order(("created_at", "id"), ("created_at", "id"))
+NEWEST_FIRST_BY_ID = Order(("h.id",), ("id",), descending=True)
 
 
 # -- Rules and channels ------------------------------------------------------------------------
 
 
 def rules(
-    conn: psycopg.Connection, project_id: UUID, after: tuple[datetime, UUID] | None, limit: int
-) -> list[dict[str, Any]]:
-    where, params = _page_clause(after, "r.")
-    return _rows(
+    conn: psycopg.Connection, project_id: UUID, *, limit: int, after: Key | None = None
+) -> tuple[list[Row], Key | None]:
+    return fetch(
         conn,
-        f"SELECT {RULE_COLUMNS} FROM alert_rules r WHERE r.project_id = %(project)s{where}"
-        " ORDER BY r.created_at, r.id LIMIT %(limit)s",
-        {"project": project_id, "limit": limit, **params},
+        f"SELECT * FROM (SELECT {RULE_COLUMNS} FROM alert_rules r) r"
+        " WHERE project_id = %(project)s",
+        OLDEST_FIRST,
+        limit=limit,
+        after=after,
+        params={"project": project_id},
     )
 
 
-def rule(conn: psycopg.Connection, project_id: UUID, rule_id: UUID) -> dict[str, Any] | None:
+def rule(conn: psycopg.Connection, project_id: UUID, rule_id: UUID) -> Row | None:
     found = _rows(
         conn,
         f"SELECT {RULE_COLUMNS} FROM alert_rules r WHERE r.id = %s AND r.project_id = %s",
@@ -66,18 +64,19 @@ def rule(conn: psycopg.Connection, project_id: UUID, rule_id: UUID) -> dict[str,
 
 
 def channels(
-    conn: psycopg.Connection, project_id: UUID, after: tuple[datetime, UUID] | None, limit: int
-) -> list[dict[str, Any]]:
-    where, params = _page_clause(after, "")
-    return _rows(
+    conn: psycopg.Connection, project_id: UUID, *, limit: int, after: Key | None = None
+) -> tuple[list[Row], Key | None]:
+    return fetch(
         conn,
-        f"SELECT {CHANNEL_COLUMNS} FROM alert_channels WHERE project_id = %(project)s{where}"
-        " ORDER BY created_at, id LIMIT %(limit)s",
-        {"project": project_id, "limit": limit, **params},
+        f"SELECT {CHANNEL_COLUMNS} FROM alert_channels WHERE project_id = %(project)s",
+        OLDEST_FIRST,
+        limit=limit,
+        after=after,
+        params={"project": project_id},
     )
 
 
-def channel(conn: psycopg.Connection, project_id: UUID, channel_id: UUID) -> dict[str, Any] | None:
+def channel(conn: psycopg.Connection, project_id: UUID, channel_id: UUID) -> Row | None:
     found = _rows(
         conn,
         f"SELECT {CHANNEL_COLUMNS} FROM alert_channels WHERE id = %s AND project_id = %s",
@@ -110,20 +109,21 @@ def issue_exists(conn: psycopg.Connection, project_id: UUID, issue_id: UUID) -> 
 
 
 def history(
-    conn: psycopg.Connection, rule_id: UUID, before: int | None, limit: int
-) -> list[dict[str, Any]]:
+    conn: psycopg.Connection, rule_id: UUID, *, limit: int, after: Key | None = None
+) -> tuple[list[Row], Key | None]:
     """Newest first, each entry with the deliveries of its notification."""
-    entries = _rows(
+    entries, following = fetch(
         conn,
-        f"SELECT {HISTORY_COLUMNS} FROM alert_history h WHERE h.rule_id = %(rule)s"
-        " AND (%(before)s::bigint IS NULL OR h.id < %(before)s) ORDER BY h.id DESC"
-        " LIMIT %(limit)s",
-        {"rule": rule_id, "before": before, "limit": limit},
+        f"SELECT {HISTORY_COLUMNS} FROM alert_history h WHERE h.rule_id = %(rule)s",
+        NEWEST_FIRST_BY_ID,
+        limit=limit,
+        after=after,
+        params={"rule": rule_id},
     )
     by_notification = deliveries(conn, [e["notification_id"] for e in entries])
     for entry in entries:
         entry["deliveries"] = by_notification.get(entry["notification_id"], [])
-    return entries
+    return entries, following
 
 
 def deliveries(

@@ -1,342 +1,257 @@
-"""Alerting writes: rules and channels (through the API), and what evaluation and delivery
-record. Every change of a rule's state is a claim: an UPDATE whose WHERE names the state it
-leaves, so of two evaluations racing (overlapping schedules, a retried invocation) exactly one
-gets the row back and notifies."""
+"""Alert rules and channels of a project, with their rules: members manage rules, admins
+channels (they hold credentials), every change audited without secret values. A channel's
+secret is checked against its type, sealed before it is stored and never read back here."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-import psycopg
-from psycopg import sql
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
+from pydantic import BaseModel, ValidationError
 
-RULE_FIELDS = frozenset(
-    {
-        "name",
-        "enabled",
-        "kind",
-        "condition",
-        "window_seconds",
-        "interval_seconds",
-        "cooldown_seconds",
-        "snoozed_until",
-        "digest_seconds",
-    }
-)
-CHANNEL_FIELDS = frozenset({"name", "config", "secret"})
-# A delivery claimed this long ago by a worker that never finished (a timed-out invocation)
-# may be claimed again.
-STALE_CLAIM = timedelta(minutes=5)
+from logsight.alerting.channels import SPECS
+from logsight.alerting.engine import AlertEngine
+from logsight.alerting.rules import Condition, IssueFrequency, Regression
+from logsight.alerting.secret_box import secret_box
+from logsight.config import Settings
+from logsight.errors import ApiError
+from logsight.query import alerts as reads
+from logsight.query.keyset import Row
+from logsight.storage import alerts as writes
+from logsight.tenancy.access import Access, Role, not_found
+from logsight.tenancy.audit import audited
+
+# Rule fields that may be set to null (the others may only be left out).
+NULLABLE = frozenset({"snoozed_until", "digest_seconds"})
 
 
-def _value(column: str, value: Any) -> Any:
-    return Jsonb(value) if column in ("condition", "config") else value
+def _checked(model: type[BaseModel], value: dict[str, Any], field: str) -> dict[str, Any]:
+    try:
+        return model.model_validate(value).model_dump(mode="json", exclude_none=True)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in (field, *first["loc"]))
+        raise ApiError(422, "invalid_field", str(first["msg"]), where) from exc
 
 
-def _set_clause(changes: Mapping[str, Any]) -> sql.Composable:
-    return sql.SQL(", ").join(
-        sql.SQL("{} = %s").format(sql.Identifier(column)) for column in changes
-    )
+def channel(access: Access, project_id: UUID, channel_id: UUID) -> Row:
+    access.project(project_id)
+    found = reads.channel(access.conn, project_id, channel_id)
+    if found is None:
+        raise not_found("channel", "alert_channel_id")
+    return found
+
+
+def rule(access: Access, project_id: UUID, rule_id: UUID) -> Row:
+    access.project(project_id)
+    found = reads.rule(access.conn, project_id, rule_id)
+    if found is None:
+        raise not_found("alert rule", "alert_rule_id")
+    return found
 
 
 # -- Channels ----------------------------------------------------------------------------------
 
 
+def _sealed_secret(
+    settings: Settings, type: str, secret: dict[str, Any] | None, *, required: bool
+) -> bytes | None:
+    spec = SPECS[type]
+    if not spec.secret_required:
+        if secret:
+            raise ApiError(422, "invalid_field", f"a {type} channel takes no secret", "body.secret")
+        return None
+    if secret is None:
+        if required:
+            raise ApiError(422, "invalid_field", f"a {type} channel needs a secret", "body.secret")
+        return None
+    return secret_box(settings).seal(_checked(spec.secret, secret, "body.secret"))
+
+
 def create_channel(
-    conn: psycopg.Connection,
+    access: Access,
+    settings: Settings,
     project_id: UUID,
     *,
     name: str,
     type: str,
     config: dict[str, Any],
-    secret: bytes | None,
-) -> UUID:
-    row = conn.execute(
-        "INSERT INTO alert_channels (project_id, name, type, config, secret)"
-        " VALUES (%s, %s, %s, %s, %s) RETURNING id",
-        (project_id, name, type, Jsonb(config), secret),
-    ).fetchone()
-    assert row is not None
-    return UUID(str(row[0]))
+    secret: dict[str, Any] | None,
+    ip: str | None,
+) -> Row:
+    project = access.project(project_id, need=Role.ADMIN)
+    checked = _checked(SPECS[type].config, config, "body.config")
+    sealed = _sealed_secret(settings, type, secret, required=True)
+    with audited(access.conn, access.user_id, ip, project["organization_id"]) as log:
+        channel_id = writes.create_channel(
+            access.conn, project_id, name=name, type=type, config=checked, secret=sealed
+        )
+        log.record(
+            "alert_channel.created",
+            "alert_channel",
+            channel_id,
+            {"project_id": str(project_id), "name": name, "type": type},
+        )
+    return channel(access, project_id, channel_id)
 
 
-def update_channel(conn: psycopg.Connection, channel_id: UUID, changes: Mapping[str, Any]) -> None:
-    unknown = set(changes) - CHANNEL_FIELDS
-    if unknown:
-        raise ValueError(f"not a channel field: {sorted(unknown)}")
-    if not changes:
-        return
-    conn.execute(
-        sql.SQL("UPDATE alert_channels SET {}, updated_at = now() WHERE id = %s").format(
-            _set_clause(changes)
-        ),
-        (*(_value(k, v) for k, v in changes.items()), channel_id),
-    )
+def update_channel(
+    access: Access,
+    settings: Settings,
+    project_id: UUID,
+    channel_id: UUID,
+    *,
+    name: str | None,
+    config: dict[str, Any] | None,
+    secret: dict[str, Any] | None,
+    ip: str | None,
+) -> Row:
+    project = access.project(project_id, need=Role.ADMIN)
+    current = channel(access, project_id, channel_id)
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = name
+    if config is not None:
+        changes["config"] = _checked(SPECS[current["type"]].config, config, "body.config")
+    if secret is not None:
+        changes["secret"] = _sealed_secret(settings, current["type"], secret, required=False)
+    if changes:
+        with audited(access.conn, access.user_id, ip, project["organization_id"]) as log:
+            writes.update_channel(access.conn, channel_id, changes)
+            log.record(
+                "alert_channel.updated",
+                "alert_channel",
+                channel_id,
+                {"project_id": str(project_id), "fields": sorted(changes)},
+            )
+    return channel(access, project_id, channel_id)
 
 
-def delete_channel(conn: psycopg.Connection, channel_id: UUID) -> None:
-    # What was still to be sent there can no longer be: logged as such, not left pending.
-    conn.execute(
-        "UPDATE alert_deliveries SET status = 'failed', error = 'channel deleted',"
-        " finished_at = now() WHERE channel_id = %s AND status IN ('pending', 'sending')",
-        (channel_id,),
-    )
-    conn.execute("DELETE FROM alert_channels WHERE id = %s", (channel_id,))
+def delete_channel(access: Access, project_id: UUID, channel_id: UUID, ip: str | None) -> None:
+    project = access.project(project_id, need=Role.ADMIN)
+    current = channel(access, project_id, channel_id)
+    with audited(access.conn, access.user_id, ip, project["organization_id"]) as log:
+        writes.delete_channel(access.conn, channel_id)
+        log.record(
+            "alert_channel.deleted",
+            "alert_channel",
+            channel_id,
+            {"project_id": str(project_id), "name": current["name"], "type": current["type"]},
+        )
+
+
+def test_channel(
+    access: Access, settings: Settings, project_id: UUID, channel_id: UUID, ip: str | None
+) -> tuple[UUID, list[Row]]:
+    """A test notification sent to the channel now: its id and its delivery."""
+    project = access.project(project_id, need=Role.MEMBER)
+    channel(access, project_id, channel_id)
+    engine = AlertEngine(settings)
+    notification_id = engine.send_test(access.conn, project, channel_id, datetime.now(UTC))
+    with audited(access.conn, access.user_id, ip, project["organization_id"]) as log:
+        log.record(
+            "alert_channel.tested", "alert_channel", channel_id, {"project_id": str(project_id)}
+        )
+    return notification_id, reads.notification_deliveries(access.conn, notification_id)
 
 
 # -- Rules -------------------------------------------------------------------------------------
 
 
-def create_rule(
-    conn: psycopg.Connection,
-    project_id: UUID,
-    fields: Mapping[str, Any],
-    channel_ids: list[UUID],
-    created_by: UUID | None,
-) -> UUID:
-    unknown = set(fields) - RULE_FIELDS
-    if unknown:
-        raise ValueError(f"not a rule field: {sorted(unknown)}")
-    columns = ["project_id", "created_by", *fields]
-    row = conn.execute(
-        sql.SQL("INSERT INTO alert_rules ({}) VALUES ({}) RETURNING id").format(
-            sql.SQL(", ").join(map(sql.Identifier, columns)),
-            sql.SQL(", ").join(sql.Placeholder() * len(columns)),
-        ),
-        (project_id, created_by, *(_value(k, v) for k, v in fields.items())),
-    ).fetchone()
-    assert row is not None
-    rule_id = UUID(str(row[0]))
-    set_rule_channels(conn, rule_id, channel_ids)
-    return rule_id
-
-
-def update_rule(conn: psycopg.Connection, rule_id: UUID, changes: Mapping[str, Any]) -> None:
-    unknown = set(changes) - RULE_FIELDS
-    if unknown:
-        raise ValueError(f"not a rule field: {sorted(unknown)}")
-    if not changes:
-        return
-    reset = ""
-    if {"kind", "condition", "window_seconds"} & set(changes):
-        # A new condition starts from "ok": its old state described another question.
-        reset = ", state = 'ok', state_changed_at = NULL, last_value = NULL, watermark = NULL"
-    conn.execute(
-        sql.SQL("UPDATE alert_rules SET {}, updated_at = now(){} WHERE id = %s").format(
-            _set_clause(changes), sql.SQL(reset)
-        ),
-        (*(_value(k, v) for k, v in changes.items()), rule_id),
-    )
-
-
-def set_rule_channels(conn: psycopg.Connection, rule_id: UUID, channel_ids: list[UUID]) -> None:
-    conn.execute("DELETE FROM alert_rule_channels WHERE rule_id = %s", (rule_id,))
+def _check_references(
+    access: Access, project_id: UUID, condition: Condition | None, channel_ids: list[UUID] | None
+) -> None:
     if channel_ids:
-        conn.execute(
-            "INSERT INTO alert_rule_channels (rule_id, channel_id)"
-            " SELECT %s, unnest(%s::uuid[]) ON CONFLICT DO NOTHING",
-            (rule_id, channel_ids),
+        missing = reads.missing_channels(access.conn, project_id, channel_ids)
+        if missing:
+            raise ApiError(
+                422,
+                "invalid_field",
+                f"not a channel of this project: {missing[0]}",
+                "body.channel_ids",
+            )
+    issue_id = condition.issue_id if isinstance(condition, Regression | IssueFrequency) else None
+    if issue_id is not None and not reads.issue_exists(access.conn, project_id, issue_id):
+        raise ApiError(
+            422, "invalid_field", "not an issue of this project", "body.condition.issue_id"
         )
 
 
-def delete_rule(conn: psycopg.Connection, rule_id: UUID) -> None:
-    conn.execute("DELETE FROM alert_rules WHERE id = %s", (rule_id,))
+def _stored(fields: dict[str, Any], condition: Condition | None) -> dict[str, Any]:
+    if condition is not None:
+        fields["kind"] = condition.kind
+        fields["condition"] = condition.model_dump(mode="json", exclude_none=True)
+    return fields
 
 
-# -- Evaluation: claims ------------------------------------------------------------------------
-
-
-def record_evaluations(
-    conn: psycopg.Connection,
-    now: datetime,
-    values: list[tuple[UUID, float | None]],
-    watermarks: list[UUID],
-) -> None:
-    """One statement for a run's evaluations: when and what each rule read; occurrence rules
-    in ``watermarks`` found nothing new up to ``now``."""
-    if not values:
-        return
-    conn.execute(
-        "UPDATE alert_rules r SET last_evaluated_at = greatest(r.last_evaluated_at, %(now)s),"
-        " last_value = v.value,"
-        " watermark = CASE WHEN r.id = ANY(%(marks)s) THEN greatest(r.watermark, %(now)s)"
-        "                  ELSE r.watermark END"
-        " FROM unnest(%(ids)s::uuid[], %(values)s::float8[]) AS v(id, value) WHERE r.id = v.id",
-        {
-            "now": now,
-            "ids": [rule_id for rule_id, _ in values],
-            "values": [value for _, value in values],
-            "marks": watermarks,
-        },
-    )
-
-
-def claim_firing(conn: psycopg.Connection, rule_id: UUID, now: datetime) -> bool:
-    return _claimed(
-        conn,
-        "UPDATE alert_rules SET state = 'firing', state_changed_at = %(now)s,"
-        " last_notified_at = %(now)s WHERE id = %(rule)s AND state = 'ok' RETURNING id",
-        {"rule": rule_id, "now": now},
-    )
-
-
-def claim_resolved(conn: psycopg.Connection, rule_id: UUID, now: datetime) -> bool:
-    return _claimed(
-        conn,
-        "UPDATE alert_rules SET state = 'ok', state_changed_at = %(now)s"
-        " WHERE id = %(rule)s AND state = 'firing' RETURNING id",
-        {"rule": rule_id, "now": now},
-    )
-
-
-def claim_repeat(conn: psycopg.Connection, rule_id: UUID, now: datetime) -> bool:
-    return _claimed(
-        conn,
-        "UPDATE alert_rules SET last_notified_at = %(now)s WHERE id = %(rule)s"
-        " AND state = 'firing'"
-        " AND last_notified_at + make_interval(secs => cooldown_seconds) <= %(now)s RETURNING id",
-        {"rule": rule_id, "now": now},
-    )
-
-
-def claim_watermark(
-    conn: psycopg.Connection, rule_id: UUID, seen: datetime | None, until: datetime
-) -> bool:
-    """Occurrence rules: (seen, until] is this evaluation's to report, if nobody moved the
-    watermark meanwhile."""
-    return _claimed(
-        conn,
-        "UPDATE alert_rules SET watermark = %(until)s WHERE id = %(rule)s"
-        " AND watermark IS NOT DISTINCT FROM %(seen)s RETURNING id",
-        {"rule": rule_id, "seen": seen, "until": until},
-    )
-
-
-def _claimed(conn: psycopg.Connection, statement: str, params: dict[str, Any]) -> bool:
-    return conn.execute(statement, params).fetchone() is not None
-
-
-# -- Notifications, history, deliveries --------------------------------------------------------
-
-
-def create_notification(
-    conn: psycopg.Connection,
-    *,
-    notification_id: UUID,
+def create_rule(
+    access: Access,
     project_id: UUID,
-    rule_id: UUID | None,
-    kind: str,
-    payload: dict[str, Any],
-    channel_ids: list[UUID] | None = None,
-) -> None:
-    """The notification and one pending delivery per channel (the rule's, or those given)."""
-    conn.execute(
-        "INSERT INTO alert_notifications (id, project_id, rule_id, kind, payload)"
-        " VALUES (%s, %s, %s, %s, %s)",
-        (notification_id, project_id, rule_id, kind, Jsonb(payload)),
-    )
-    if channel_ids is None:
-        conn.execute(
-            "INSERT INTO alert_deliveries (notification_id, channel_id, channel_type)"
-            " SELECT %s, c.id, c.type FROM alert_rule_channels rc"
-            " JOIN alert_channels c ON c.id = rc.channel_id WHERE rc.rule_id = %s"
-            " ORDER BY c.id ON CONFLICT DO NOTHING",
-            (notification_id, rule_id),
+    fields: dict[str, Any],
+    condition: Condition,
+    channel_ids: list[UUID],
+    ip: str | None,
+) -> Row:
+    project = access.project(project_id, need=Role.MEMBER)
+    _check_references(access, project_id, condition, channel_ids)
+    with audited(access.conn, access.user_id, ip, project["organization_id"]) as log:
+        rule_id = writes.create_rule(
+            access.conn, project_id, _stored(fields, condition), channel_ids, access.user_id
         )
-    else:
-        conn.execute(
-            "INSERT INTO alert_deliveries (notification_id, channel_id, channel_type)"
-            " SELECT %s, c.id, c.type FROM alert_channels c WHERE c.id = ANY(%s)"
-            " AND c.project_id = %s ORDER BY c.id ON CONFLICT DO NOTHING",
-            (notification_id, channel_ids, project_id),
+        log.record(
+            "alert_rule.created",
+            "alert_rule",
+            rule_id,
+            {"project_id": str(project_id), "name": fields["name"], "kind": condition.kind},
         )
+    return rule(access, project_id, rule_id)
 
 
-def add_history(
-    conn: psycopg.Connection,
-    *,
+def update_rule(
+    access: Access,
     project_id: UUID,
     rule_id: UUID,
-    kind: str,
-    at: datetime,
-    value: float | None,
-    summary: str,
-    details: dict[str, Any],
-    notification_id: UUID | None,
-) -> None:
-    conn.execute(
-        "INSERT INTO alert_history"
-        " (project_id, rule_id, kind, at, value, summary, details, notification_id)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-        (project_id, rule_id, kind, at, value, summary, Jsonb(details), notification_id),
+    changes: dict[str, Any],
+    condition: Condition | None,
+    channel_ids: list[UUID] | None,
+    ip: str | None,
+) -> Row:
+    """``changes``: the rule's other fields given in the request (null only where allowed)."""
+    project = access.project(project_id, need=Role.MEMBER)
+    rule(access, project_id, rule_id)
+    for name, value in changes.items():
+        if value is None and name not in NULLABLE:
+            raise ApiError(422, "invalid_field", "may not be null", f"body.{name}")
+    _check_references(access, project_id, condition, channel_ids)
+    given = sorted(
+        [
+            *changes,
+            *(["condition"] if condition else []),
+            *(["channel_ids"] if channel_ids is not None else []),
+        ]
     )
+    with audited(access.conn, access.user_id, ip, project["organization_id"]) as log:
+        writes.update_rule(access.conn, rule_id, _stored(dict(changes), condition))
+        if channel_ids is not None:
+            writes.set_rule_channels(access.conn, rule_id, channel_ids)
+        log.record(
+            "alert_rule.updated",
+            "alert_rule",
+            rule_id,
+            {"project_id": str(project_id), "fields": given},
+        )
+    return rule(access, project_id, rule_id)
 
 
-def take_undigested(
-    conn: psycopg.Connection, rule_id: UUID, notification_id: UUID
-) -> list[dict[str, Any]]:
-    """Attach the rule's waiting entries to the digest ``notification_id``; a concurrent digest
-    that took them first leaves none (its UPDATE holds the rows, ours then sees them taken)."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            "UPDATE alert_history SET notification_id = %s"
-            " WHERE rule_id = %s AND notification_id IS NULL"
-            " RETURNING kind, at, value, summary, details",
-            (notification_id, rule_id),
-        ).fetchall()
-
-
-def set_notification_payload(
-    conn: psycopg.Connection, notification_id: UUID, payload: dict[str, Any]
-) -> None:
-    conn.execute(
-        "UPDATE alert_notifications SET payload = %s WHERE id = %s",
-        (Jsonb(payload), notification_id),
-    )
-
-
-def mark_digested(conn: psycopg.Connection, rule_id: UUID, now: datetime) -> None:
-    conn.execute("UPDATE alert_rules SET last_digest_at = %s WHERE id = %s", (now, rule_id))
-
-
-def claim_deliveries(
-    conn: psycopg.Connection, notification_ids: list[UUID] | None = None, limit: int = 500
-) -> list[dict[str, Any]]:
-    """Pending deliveries (or stale claims), now claimed by this worker: status 'sending'. Rows
-    another worker is claiming are skipped, so two workers never send the same one."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            "UPDATE alert_deliveries d SET status = 'sending', claimed_at = now()"
-            " FROM alert_notifications n, alert_channels c"
-            " WHERE d.id IN (SELECT id FROM alert_deliveries"
-            "   WHERE (status = 'pending'"
-            "          OR (status = 'sending' AND claimed_at < now() - %(stale)s))"
-            "   AND channel_id IS NOT NULL"
-            "   AND (%(ids)s::uuid[] IS NULL OR notification_id = ANY(%(ids)s))"
-            "   ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
-            " AND n.id = d.notification_id AND c.id = d.channel_id"
-            " RETURNING d.id, d.notification_id, d.channel_id, c.type, c.config, c.secret,"
-            " n.payload",
-            {"stale": STALE_CLAIM, "ids": notification_ids, "limit": limit},
-        ).fetchall()
-
-
-def finish_delivery(
-    conn: psycopg.Connection,
-    delivery_id: int,
-    *,
-    status: str,
-    attempts: int,
-    response_code: int | None,
-    error: str | None,
-) -> None:
-    conn.execute(
-        "UPDATE alert_deliveries SET status = %s, attempts = attempts + %s, response_code = %s,"
-        " error = %s, finished_at = now() WHERE id = %s",
-        (status, attempts, response_code, error and error[:1000], delivery_id),
-    )
+def delete_rule(access: Access, project_id: UUID, rule_id: UUID, ip: str | None) -> None:
+    project = access.project(project_id, need=Role.MEMBER)
+    current = rule(access, project_id, rule_id)
+    with audited(access.conn, access.user_id, ip, project["organization_id"]) as log:
+        writes.delete_rule(access.conn, rule_id)
+        log.record(
+            "alert_rule.deleted",
+            "alert_rule",
+            rule_id,
+            {"project_id": str(project_id), "name": current["name"]},
+        )

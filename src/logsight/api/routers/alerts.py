@@ -3,32 +3,34 @@
 Every member reads; members manage rules; admins manage channels (they hold credentials).
 Channel secrets (webhook URLs, routing keys, bot tokens, signing secrets) are write-only: they
 are stored encrypted and no response ever carries them, only ``secret_set``. Every change is
-in the audit log, without secret values.
+in the audit log, without secret values (logsight.tenancy.alerts).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response, status
-from pydantic import AwareDatetime, BaseModel, Field, ValidationError
+from fastapi import APIRouter, Response, status
+from pydantic import AwareDatetime, BaseModel, Field
 
-from logsight.alerting.channels import CHANNEL_TYPES, SPECS
-from logsight.alerting.engine import AlertEngine
-from logsight.alerting.rules import Condition, Regression
-from logsight.alerting.rules import IssueFrequency as IssueFrequencyCondition
-from logsight.alerting.secret_box import secret_box
+from logsight.alerting.channels import CHANNEL_TYPES
+from logsight.alerting.rules import Condition
 from logsight.api.deps import ClientIp, CurrentAccess, Services
 from logsight.api.errors import ERROR_RESPONSES
-from logsight.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, encode_cursor
-from logsight.errors import ApiError
+from logsight.api.fields import Name
+from logsight.api.pagination import (
+    DEFAULT_LIMIT,
+    SERIAL,
+    TIME_ID,
+    Limit,
+    Page,
+    decode_cursor,
+    page,
+)
 from logsight.query import alerts as reads
-from logsight.tenancy import alerts as writes
-from logsight.tenancy import audit
-from logsight.tenancy.access import Access, Role, not_found
-from logsight.tenancy.listing import Name, int_after, page_of, time_id_after, time_id_cursor
+from logsight.tenancy import alerts
 
 router = APIRouter(
     prefix="/projects/{project_id}/alerts", tags=["alerts"], responses=ERROR_RESPONSES
@@ -38,7 +40,6 @@ ChannelType = Literal["slack", "discord", "teams", "telegram", "pagerduty", "web
 # The API's list of types is the channel modules' list.
 assert set(CHANNEL_TYPES) == set(get_args(ChannelType))
 
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 WindowSeconds = Annotated[int, Field(ge=60, le=604800, multiple_of=60)]
 IntervalSeconds = Annotated[int, Field(ge=60, le=86400, multiple_of=60)]
 CooldownSeconds = Annotated[int, Field(ge=60, le=604800)]
@@ -78,180 +79,6 @@ class ChannelPublic(BaseModel):
     updated_at: datetime
 
 
-def _checked(model: type[BaseModel], value: dict[str, Any], field: str) -> dict[str, Any]:
-    try:
-        return model.model_validate(value).model_dump(mode="json", exclude_none=True)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in (field, *first["loc"]))
-        raise ApiError(422, "invalid_field", str(first["msg"]), where) from exc
-
-
-def _channel(access: Access, project_id: UUID, channel_id: UUID) -> dict[str, Any]:
-    found = reads.channel(access.conn, project_id, channel_id)
-    if found is None:
-        raise not_found("channel", "alert_channel_id")
-    return found
-
-
-def _audit(
-    access: Access,
-    project: dict[str, Any],
-    action: str,
-    target_type: str,
-    target_id: UUID,
-    ip: str | None,
-    **details: Any,
-) -> None:
-    audit.record(
-        access.conn,
-        action,
-        organization_id=project["organization_id"],
-        actor_user_id=access.user_id,
-        target_type=target_type,
-        target_id=target_id,
-        ip=ip,
-        details={"project_id": str(project["id"]), **details},
-    )
-
-
-@router.get("/channels", response_model=Page[ChannelPublic], summary="A project's alert channels")
-def list_channels(
-    project_id: UUID,
-    access: CurrentAccess,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: str | None = None,
-) -> Page[ChannelPublic]:
-    access.project(project_id)
-    rows = reads.channels(access.conn, project_id, time_id_after(cursor), limit + 1)
-    page, more = page_of(rows, limit)
-    return Page[ChannelPublic](
-        data=[ChannelPublic(**row) for row in page],
-        next_cursor=time_id_cursor(page[-1]) if more else None,
-    )
-
-
-@router.post(
-    "/channels",
-    response_model=ChannelPublic,
-    status_code=status.HTTP_201_CREATED,
-    summary="Add an alert channel (admins)",
-)
-def create_channel(
-    project_id: UUID, body: ChannelCreate, access: CurrentAccess, svc: Services, ip: ClientIp
-) -> ChannelPublic:
-    project = access.project(project_id, need=Role.ADMIN)
-    spec = SPECS[body.type]
-    config = _checked(spec.config, body.config, "body.config")
-    secret = None
-    if spec.secret_required:
-        if body.secret is None:
-            raise ApiError(
-                422, "invalid_field", f"a {body.type} channel needs a secret", "body.secret"
-            )
-        secret = secret_box(svc.settings).seal(_checked(spec.secret, body.secret, "body.secret"))
-    elif body.secret:
-        raise ApiError(
-            422, "invalid_field", f"a {body.type} channel takes no secret", "body.secret"
-        )
-    conn = access.conn
-    with conn.transaction():
-        channel_id = writes.create_channel(
-            conn, project_id, name=body.name, type=body.type, config=config, secret=secret
-        )
-        _audit(
-            access,
-            project,
-            "alert_channel.created",
-            "alert_channel",
-            channel_id,
-            ip,
-            name=body.name,
-            type=body.type,
-        )
-    return ChannelPublic(**_channel(access, project_id, channel_id))
-
-
-@router.get(
-    "/channels/{alert_channel_id}", response_model=ChannelPublic, summary="One alert channel"
-)
-def get_channel(project_id: UUID, alert_channel_id: UUID, access: CurrentAccess) -> ChannelPublic:
-    access.project(project_id)
-    return ChannelPublic(**_channel(access, project_id, alert_channel_id))
-
-
-@router.patch(
-    "/channels/{alert_channel_id}",
-    response_model=ChannelPublic,
-    summary="Change an alert channel (admins)",
-)
-def update_channel(
-    project_id: UUID,
-    alert_channel_id: UUID,
-    body: ChannelUpdate,
-    access: CurrentAccess,
-    svc: Services,
-    ip: ClientIp,
-) -> ChannelPublic:
-    project = access.project(project_id, need=Role.ADMIN)
-    current = _channel(access, project_id, alert_channel_id)
-    spec = SPECS[current["type"]]
-    changes: dict[str, Any] = {}
-    if body.name is not None:
-        changes["name"] = body.name
-    if body.config is not None:
-        changes["config"] = _checked(spec.config, body.config, "body.config")
-    if body.secret is not None:
-        if not spec.secret_required:
-            raise ApiError(
-                422, "invalid_field", f"a {current['type']} channel takes no secret", "body.secret"
-            )
-        changes["secret"] = secret_box(svc.settings).seal(
-            _checked(spec.secret, body.secret, "body.secret")
-        )
-    if changes:
-        conn = access.conn
-        with conn.transaction():
-            writes.update_channel(conn, alert_channel_id, changes)
-            _audit(
-                access,
-                project,
-                "alert_channel.updated",
-                "alert_channel",
-                alert_channel_id,
-                ip,
-                fields=sorted(changes),
-            )
-    return ChannelPublic(**_channel(access, project_id, alert_channel_id))
-
-
-@router.delete(
-    "/channels/{alert_channel_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
-    summary="Delete an alert channel (admins); rules stop using it",
-)
-def delete_channel(
-    project_id: UUID, alert_channel_id: UUID, access: CurrentAccess, ip: ClientIp
-) -> Response:
-    project = access.project(project_id, need=Role.ADMIN)
-    current = _channel(access, project_id, alert_channel_id)
-    conn = access.conn
-    with conn.transaction():
-        writes.delete_channel(conn, alert_channel_id)
-        _audit(
-            access,
-            project,
-            "alert_channel.deleted",
-            "alert_channel",
-            alert_channel_id,
-            ip,
-            name=current["name"],
-            type=current["type"],
-        )
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
 class DeliveryPublic(BaseModel):
     channel_id: UUID | None = Field(description="Null once the channel was deleted.")
     channel_type: str
@@ -268,6 +95,90 @@ class TestResult(BaseModel):
     deliveries: list[DeliveryPublic]
 
 
+@router.get("/channels", response_model=Page[ChannelPublic], summary="A project's alert channels")
+def list_channels(
+    project_id: UUID,
+    access: CurrentAccess,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[ChannelPublic]:
+    access.project(project_id)
+    rows, following = reads.channels(
+        access.conn, project_id, limit=limit, after=decode_cursor(cursor, TIME_ID)
+    )
+    return page([ChannelPublic(**row) for row in rows], following)
+
+
+@router.post(
+    "/channels",
+    response_model=ChannelPublic,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add an alert channel (admins)",
+)
+def create_channel(
+    project_id: UUID, body: ChannelCreate, access: CurrentAccess, svc: Services, ip: ClientIp
+) -> ChannelPublic:
+    return ChannelPublic(
+        **alerts.create_channel(
+            access,
+            svc.settings,
+            project_id,
+            name=body.name,
+            type=body.type,
+            config=body.config,
+            secret=body.secret,
+            ip=ip,
+        )
+    )
+
+
+@router.get(
+    "/channels/{alert_channel_id}", response_model=ChannelPublic, summary="One alert channel"
+)
+def get_channel(project_id: UUID, alert_channel_id: UUID, access: CurrentAccess) -> ChannelPublic:
+    return ChannelPublic(**alerts.channel(access, project_id, alert_channel_id))
+
+
+@router.patch(
+    "/channels/{alert_channel_id}",
+    response_model=ChannelPublic,
+    summary="Change an alert channel (admins)",
+)
+def update_channel(
+    project_id: UUID,
+    alert_channel_id: UUID,
+    body: ChannelUpdate,
+    access: CurrentAccess,
+    svc: Services,
+    ip: ClientIp,
+) -> ChannelPublic:
+    return ChannelPublic(
+        **alerts.update_channel(
+            access,
+            svc.settings,
+            project_id,
+            alert_channel_id,
+            name=body.name,
+            config=body.config,
+            secret=body.secret,
+            ip=ip,
+        )
+    )
+
+
+@router.delete(
+    "/channels/{alert_channel_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Delete an alert channel (admins); rules stop using it",
+)
+def delete_channel(
+    project_id: UUID, alert_channel_id: UUID, access: CurrentAccess, ip: ClientIp
+) -> Response:
+    alerts.delete_channel(access, project_id, alert_channel_id, ip)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @router.post(
     "/channels/{alert_channel_id}/test",
     response_model=TestResult,
@@ -280,17 +191,12 @@ def test_channel(
     svc: Services,
     ip: ClientIp,
 ) -> TestResult:
-    project = access.project(project_id, need=Role.MEMBER)
-    _channel(access, project_id, alert_channel_id)
-    engine = AlertEngine(svc.settings)
-    notification_id = engine.send_test(access.conn, project, alert_channel_id, datetime.now(UTC))
-    _audit(access, project, "alert_channel.tested", "alert_channel", alert_channel_id, ip)
+    notification_id, deliveries = alerts.test_channel(
+        access, svc.settings, project_id, alert_channel_id, ip
+    )
     return TestResult(
         notification_id=notification_id,
-        deliveries=[
-            DeliveryPublic(**row)
-            for row in reads.notification_deliveries(access.conn, notification_id)
-        ],
+        deliveries=[DeliveryPublic(**row) for row in deliveries],
     )
 
 
@@ -362,44 +268,6 @@ class HistoryEntry(BaseModel):
     deliveries: list[DeliveryPublic]
 
 
-_NULLABLE = frozenset({"snoozed_until", "digest_seconds"})
-
-
-def _rule(access: Access, project_id: UUID, rule_id: UUID) -> dict[str, Any]:
-    found = reads.rule(access.conn, project_id, rule_id)
-    if found is None:
-        raise not_found("alert rule", "alert_rule_id")
-    return found
-
-
-def _check_references(
-    access: Access, project_id: UUID, condition: Any, channel_ids: list[UUID] | None
-) -> None:
-    if channel_ids:
-        missing = reads.missing_channels(access.conn, project_id, channel_ids)
-        if missing:
-            raise ApiError(
-                422,
-                "invalid_field",
-                f"not a channel of this project: {missing[0]}",
-                "body.channel_ids",
-            )
-    issue_id = (
-        condition.issue_id if isinstance(condition, Regression | IssueFrequencyCondition) else None
-    )
-    if issue_id is not None and not reads.issue_exists(access.conn, project_id, issue_id):
-        raise ApiError(
-            422, "invalid_field", "not an issue of this project", "body.condition.issue_id"
-        )
-
-
-def _stored(fields: dict[str, Any], condition: Any) -> dict[str, Any]:
-    if condition is not None:
-        fields["kind"] = condition.kind
-        fields["condition"] = condition.model_dump(mode="json", exclude_none=True)
-    return fields
-
-
 @router.get("/rules", response_model=Page[RulePublic], summary="A project's alert rules")
 def list_rules(
     project_id: UUID,
@@ -408,12 +276,10 @@ def list_rules(
     cursor: str | None = None,
 ) -> Page[RulePublic]:
     access.project(project_id)
-    rows = reads.rules(access.conn, project_id, time_id_after(cursor), limit + 1)
-    page, more = page_of(rows, limit)
-    return Page[RulePublic](
-        data=[RulePublic(**row) for row in page],
-        next_cursor=time_id_cursor(page[-1]) if more else None,
+    rows, following = reads.rules(
+        access.conn, project_id, limit=limit, after=decode_cursor(cursor, TIME_ID)
     )
+    return page([RulePublic(**row) for row in rows], following)
 
 
 @router.post(
@@ -425,29 +291,15 @@ def list_rules(
 def create_rule(
     project_id: UUID, body: RuleCreate, access: CurrentAccess, ip: ClientIp
 ) -> RulePublic:
-    project = access.project(project_id, need=Role.MEMBER)
-    _check_references(access, project_id, body.condition, body.channel_ids)
-    fields = _stored(body.model_dump(exclude={"condition", "channel_ids"}), body.condition)
-    conn = access.conn
-    with conn.transaction():
-        rule_id = writes.create_rule(conn, project_id, fields, body.channel_ids, access.user_id)
-        _audit(
-            access,
-            project,
-            "alert_rule.created",
-            "alert_rule",
-            rule_id,
-            ip,
-            name=body.name,
-            kind=body.condition.kind,
-        )
-    return RulePublic(**_rule(access, project_id, rule_id))
+    fields = body.model_dump(exclude={"condition", "channel_ids"})
+    return RulePublic(
+        **alerts.create_rule(access, project_id, fields, body.condition, body.channel_ids, ip)
+    )
 
 
 @router.get("/rules/{alert_rule_id}", response_model=RulePublic, summary="One alert rule")
 def get_rule(project_id: UUID, alert_rule_id: UUID, access: CurrentAccess) -> RulePublic:
-    access.project(project_id)
-    return RulePublic(**_rule(access, project_id, alert_rule_id))
+    return RulePublic(**alerts.rule(access, project_id, alert_rule_id))
 
 
 @router.patch(
@@ -460,36 +312,12 @@ def get_rule(project_id: UUID, alert_rule_id: UUID, access: CurrentAccess) -> Ru
 def update_rule(
     project_id: UUID, alert_rule_id: UUID, body: RuleUpdate, access: CurrentAccess, ip: ClientIp
 ) -> RulePublic:
-    project = access.project(project_id, need=Role.MEMBER)
-    _rule(access, project_id, alert_rule_id)
-    given = body.model_fields_set
-    for name in given - _NULLABLE:
-        if getattr(body, name) is None:
-            raise ApiError(422, "invalid_field", "may not be null", f"body.{name}")
-    _check_references(access, project_id, body.condition, body.channel_ids)
-    fields = _stored(
-        {
-            k: v
-            for k, v in body.model_dump(include=given).items()
-            if k not in ("condition", "channel_ids")
-        },
-        body.condition,
-    )
-    conn = access.conn
-    with conn.transaction():
-        writes.update_rule(conn, alert_rule_id, fields)
-        if body.channel_ids is not None:
-            writes.set_rule_channels(conn, alert_rule_id, body.channel_ids)
-        _audit(
-            access,
-            project,
-            "alert_rule.updated",
-            "alert_rule",
-            alert_rule_id,
-            ip,
-            fields=sorted(given),
+    changes = body.model_dump(include=body.model_fields_set - {"condition", "channel_ids"})
+    return RulePublic(
+        **alerts.update_rule(
+            access, project_id, alert_rule_id, changes, body.condition, body.channel_ids, ip
         )
-    return RulePublic(**_rule(access, project_id, alert_rule_id))
+    )
 
 
 @router.delete(
@@ -501,20 +329,7 @@ def update_rule(
 def delete_rule(
     project_id: UUID, alert_rule_id: UUID, access: CurrentAccess, ip: ClientIp
 ) -> Response:
-    project = access.project(project_id, need=Role.MEMBER)
-    current = _rule(access, project_id, alert_rule_id)
-    conn = access.conn
-    with conn.transaction():
-        writes.delete_rule(conn, alert_rule_id)
-        _audit(
-            access,
-            project,
-            "alert_rule.deleted",
-            "alert_rule",
-            alert_rule_id,
-            ip,
-            name=current["name"],
-        )
+    alerts.delete_rule(access, project_id, alert_rule_id, ip)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -530,11 +345,8 @@ def rule_history(
     limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[HistoryEntry]:
-    access.project(project_id)
-    _rule(access, project_id, alert_rule_id)
-    rows = reads.history(access.conn, alert_rule_id, int_after(cursor), limit + 1)
-    page, more = page_of(rows, limit)
-    return Page[HistoryEntry](
-        data=[HistoryEntry(**row) for row in page],
-        next_cursor=encode_cursor([page[-1]["id"]]) if more else None,
+    alerts.rule(access, project_id, alert_rule_id)
+    rows, following = reads.history(
+        access.conn, alert_rule_id, limit=limit, after=decode_cursor(cursor, SERIAL)
     )
+    return page([HistoryEntry(**row) for row in rows], following)
