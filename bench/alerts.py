@@ -220,7 +220,8 @@ def render(found: dict[str, Any], machine: dict[str, str]) -> str:
         f"{'within' if median < 60 else 'beyond'} the one-minute schedule. Each rule costs one "
         "or two index range scans of the per-minute rollups (for issue frequency, of one "
         "project's error events in the window); a rule whose state does not change writes "
-        "nothing of its own (one UPDATE records the whole run), a change is a claim plus its "
+        "nothing of its own (one UPDATE per 200 rules records the run), a change is a claim "
+        "plus its "
         "history and notification, which the first run writes for every rule that fires.",
         "",
     ]
