@@ -221,8 +221,8 @@ def render(found: dict[str, Any], machine: dict[str, str]) -> str:
         "or two index range scans of the per-minute rollups (for issue frequency, of one "
         "project's error events in the window); a rule whose state does not change writes "
         "nothing of its own (one UPDATE per 200 rules records the run), a change is a claim "
-        "plus its "
-        "history and notification, which the first run writes for every rule that fires.",
+        "plus its history and notification, which the first run writes for every rule that "
+        "fires.",
         "",
     ]
     return "\n".join(lines)
