@@ -90,6 +90,7 @@ test: lint typecheck test-clients sdk-test chromium ## lint, type checks and the
 	$(BIN)/pytest
 
 bench: install ## benchmarks; results go to docs/benchmarks.md
+	$(BIN)/python -m bench.alerts
 	$(BIN)/python -m bench.run
 
 # Steady load for MINUTES (default 30, at most 240) with every process's memory sampled;

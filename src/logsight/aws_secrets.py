@@ -23,7 +23,7 @@ class SecretFormatError(ValueError):
     pass
 
 
-def _secret_text(arn: str) -> str:
+def secret_text(arn: str) -> str:
     value = get_secret(arn)
     if isinstance(value, bytes):
         return value.decode()
@@ -88,9 +88,9 @@ def resolve_secrets(
     cloudfront_secret); the broker's credentials go into ``amqp_url``, its endpoint."""
     updates: dict[str, str] = {}
     if database_url_secret_arn:
-        updates["database_url"] = database_url_from_secret(_secret_text(database_url_secret_arn))
+        updates["database_url"] = database_url_from_secret(secret_text(database_url_secret_arn))
     if amqp_secret_arn:
-        updates["amqp_url"] = amqp_url_from_secret(_secret_text(amqp_secret_arn), amqp_url)
+        updates["amqp_url"] = amqp_url_from_secret(secret_text(amqp_secret_arn), amqp_url)
     if cloudfront_secret_arn:
-        updates["cloudfront_secret"] = _secret_text(cloudfront_secret_arn)
+        updates["cloudfront_secret"] = secret_text(cloudfront_secret_arn)
     return updates

@@ -19,7 +19,7 @@ from logsight.processing.batch import BatchProcessor
 from logsight.processing.records import records_from_event
 from logsight.storage.db import Database
 from tests.conftest import purge
-from tests.support.api import ApiCaller, Member, make_member, make_organization
+from tests.support.api import ApiCaller, Member, make_member, make_organization, make_team
 from tests.support.ingest import api_request
 from tests.support.processor import message, rmq_event
 
@@ -35,16 +35,7 @@ def api(settings: Settings) -> Iterator[ApiCaller]:
 
 @pytest.fixture
 def team(api: ApiCaller, db: psycopg.Connection) -> dict[str, Any]:
-    org_id = make_organization(db)
-    members = {role: make_member(db, org_id, role) for role in ROLES}
-    created = api(
-        "POST",
-        "/api/projects",
-        token=members["owner"].token,
-        json={"organization_id": str(org_id), "name": "shop"},
-    )
-    assert created.status == 201
-    return {"org": org_id, "project": created.body, **members}
+    return make_team(api, db)
 
 
 def quotas(team: dict[str, Any]) -> str:

@@ -22,7 +22,8 @@ HOST = {"x86_64": "x86_64", "aarch64": "arm64"}.get(os.uname().machine)
 # `make build` and docs/deploy.md; these ceilings catch regressions from today's sizes.
 LAMBDA_ZIP_LIMIT = 50 * 1024 * 1024
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
-CEILINGS_MB = {"ingest": 12, "processor": 12, "api": 19, "alerts": 12, "deploy": 12}
+# The alerts function carries cryptography (channel secrets are decrypted there) and urllib3.
+CEILINGS_MB = {"ingest": 12, "processor": 12, "api": 19, "alerts": 17, "deploy": 12}
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import psycopg
 
 from logsight.processing.batch import BatchProcessor
 from logsight.processing.records import records_from_event
+from logsight.storage import alerts
 from logsight.storage.db import Database
 from logsight.storage.keys import create_key
 from logsight.storage.projects import create_project
@@ -117,6 +118,29 @@ def make_tenant(conn: psycopg.Connection, database_url: str, name: str | None = 
         "SELECT id FROM dashboards WHERE project_id = %s", (project.id,)
     ).fetchone()
     assert board is not None
+    alert_recipient = f"alerts-{slug}@example.com"
+    channel_id = alerts.create_channel(
+        conn,
+        project.id,
+        name=f"channel-{slug}",
+        type="email",
+        config={"to": [alert_recipient]},
+        secret=None,
+    )
+    alerts.create_rule(
+        conn,
+        project.id,
+        {
+            "name": f"rule-{slug}",
+            "kind": "new_issue",
+            "condition": {"kind": "new_issue"},
+            "window_seconds": 300,
+            "interval_seconds": 60,
+            "cooldown_seconds": 3600,
+        },
+        [channel_id],
+        owner.user_id,
+    )
 
     tenant = Tenant(
         name=slug,
@@ -139,6 +163,7 @@ def make_tenant(conn: psycopg.Connection, database_url: str, name: str | None = 
         project.public_key,
         extra_key,
         invited,
+        alert_recipient,
         *(m.email for m in members.values()),
         *(str(m.user_id) for m in members.values()),
         *(m.token[:10] for m in members.values()),

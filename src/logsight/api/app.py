@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse
 from logsight import __version__
 from logsight.api import docs, errors, storable
 from logsight.api.routers import (
+    alerts,
     audit,
     auth,
     dashboards,
@@ -54,6 +55,7 @@ ROUTERS = [
     dead_letters.router,
     dead_letter_replay.router,
     ingest_health.router,
+    alerts.router,
 ]
 
 
