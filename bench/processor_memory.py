@@ -97,10 +97,10 @@ def _run(
     db: BenchDatabase, rounds: int, envelopes: int, traced: bool, live: bool, trim: bool
 ) -> None:
     from logsight.config import Settings
+    from logsight.ingest.sentry.dsn import dsn_for
     from logsight.local.components import processor_pollers
     from logsight.local.poller import QueuePoller
     from logsight.queue.topology import ensure_topology
-    from logsight.sentry.dsn import dsn_for
     from logsight.storage.migrate import migrate
     from logsight.storage.projects import create_project
 

@@ -308,5 +308,12 @@ def get_settings() -> Settings:
         # ingest cold start and the local runtime free of it.
         from logsight.aws_secrets import resolve_secrets
 
-        settings = resolve_secrets(settings)
+        settings = settings.model_copy(
+            update=resolve_secrets(
+                database_url_secret_arn=settings.database_url_secret_arn,
+                amqp_secret_arn=settings.amqp_secret_arn,
+                amqp_url=settings.amqp_url,
+                cloudfront_secret_arn=settings.cloudfront_secret_arn,
+            )
+        )
     return settings

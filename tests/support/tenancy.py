@@ -18,8 +18,8 @@ from logsight.storage.db import Database
 from logsight.storage.keys import create_key
 from logsight.storage.projects import create_project
 from logsight.tenancy import api_tokens
-from tests.processor_helpers import message, rmq_event
 from tests.support.api import Member, make_member, make_organization
+from tests.support.processor import message, rmq_event
 
 ROLES = ("owner", "admin", "member", "viewer")
 QUEUE = "logsight.events.0"

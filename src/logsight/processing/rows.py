@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from logsight.event import NormalizedEvent
 from logsight.processing.grouping import culprit, fingerprint
 from logsight.processing.user_agent import Client, parse_user_agent
 from logsight.queue.message import EventMessage, MessageError
@@ -22,7 +23,7 @@ def _text(value: Any) -> str | None:
     return value
 
 
-def event_row(message: EventMessage, event: dict[str, Any]) -> EventRow:
+def event_row(message: EventMessage, event: NormalizedEvent) -> EventRow:
     context = event.get("context") or None
     user_agent = context.get("user_agent") if isinstance(context, dict) else None
     client = (

@@ -22,7 +22,7 @@ advisory lock per project, in a fixed order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -30,37 +30,12 @@ from uuid import UUID
 import orjson
 import psycopg
 
+from logsight.event import COLUMNS
 from logsight.storage.issues import ISSUE_CTES
 from logsight.storage.issues import RETURNING_COLUMNS as ISSUE_RETURNING_COLUMNS
 from logsight.storage.mode import StorageMode
 from logsight.storage.partitions import PartitionManager
 
-COLUMNS = (
-    "project_id",
-    "event_id",
-    "timestamp",
-    "received_at",
-    "type",
-    "name",
-    "level",
-    "message",
-    "user_id",
-    "session_id",
-    "release",
-    "environment",
-    "fingerprint",
-    "browser",
-    "os",
-    "device",
-    "properties",
-    "context",
-    "user_traits",
-    "error",
-    "sdk",
-    "meta",
-    "breadcrumbs",
-    "culprit",
-)
 _COLUMN_LIST = ", ".join(COLUMNS)
 
 _CREATE_STAGING = (
@@ -197,7 +172,8 @@ _STATEMENT = _INSERT_EVENTS_AND_ROLLUPS.encode()
 
 @dataclass(frozen=True, slots=True)
 class EventRow:
-    """One row of ``events``, its JSON columns already serialized (UTF-8).
+    """One row of ``events`` (a field per column of logsight.event.COLUMNS, in its order), its
+    JSON columns already serialized (UTF-8).
 
     Holding the serialized JSON rather than the parsed objects lets the processor drop each
     message's parsed JSON as soon as its rows are built: a batch's rows then take about the
@@ -230,8 +206,9 @@ class EventRow:
     meta: bytes | None
     breadcrumbs: bytes | None = None
     culprit: str | None = None
-    # meta holds original_timestamp: ingest clamped the client's timestamp.
-    clamped: bool = False
+    # meta holds original_timestamp: ingest clamped the client's timestamp. Not a column:
+    # meta is kept serialized, so the writer cannot look inside it.
+    clamped: bool = field(default=False, metadata={"column": False})
 
     @property
     def stamped(self) -> bool:

@@ -12,14 +12,7 @@ from pydantic import BaseModel, Field
 
 from logsight.api.deps import CurrentAccess
 from logsight.api.errors import ERROR_RESPONSES, ErrorResponse
-from logsight.api.pagination import (
-    DEFAULT_LIMIT,
-    MAX_LIMIT,
-    TIME_ID,
-    Page,
-    decode_cursor,
-    encode_cursor,
-)
+from logsight.api.pagination import DEFAULT_LIMIT, TIME_ID, Limit, Page, decode_cursor, page
 from logsight.api.storable import Time
 from logsight.errors import ApiError
 from logsight.query import events as event_queries
@@ -152,7 +145,7 @@ def list_events(
         str | None,
         Query(min_length=1, max_length=200, description="Substring of name or message."),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[EventSummary]:
     access.project(project_id)
@@ -177,12 +170,7 @@ def list_events(
         rows, following = event_queries.search(
             access.conn, project_id, query, limit=limit, after=after
         )
-    return Page[EventSummary](
-        data=[EventSummary.from_row(row) for row in rows],
-        next_cursor=encode_cursor([following[0].isoformat(), str(following[1])])
-        if following
-        else None,
-    )
+    return page([EventSummary.from_row(row) for row in rows], following)
 
 
 @router.get("/{event_id}", response_model=EventPublic, summary="One event with every field")
