@@ -79,7 +79,7 @@ FINDINGS = (
     "and vars, breadcrumbs) until COPY serialized it again, so a batch of 500 Sentry envelopes "
     "(a few MB of messages) lived as Python objects of about five times its size all at once "
     "(tracemalloc's peak while the processor wrote the 200 Sentry-shaped events of "
-    "tests/test_processor_memory.py: 5.0 times their messages' size); beside that the "
+    "tests/processing/test_memory.py: 5.0 times their messages' size); beside that the "
     "local poller kept the broker's messages (every body) alive next to the event's base64 "
     "copy while the function ran, and the records decoded every body up front. Freed, that "
     "memory went back to glibc's heaps, which shrink only from their top: the pages of the "
