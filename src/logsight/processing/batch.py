@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from uuid import UUID
 
 import psycopg
 
+from logsight.privacy.pipeline import scrub_rows
 from logsight.processing import dead_letters
 from logsight.processing.dead_letters import DeadLetter
 from logsight.processing.records import QueueRecord
@@ -135,6 +136,8 @@ class BatchProcessor:
                             item.record, f"unknown project {item.project_id}", item.project_id
                         )
                     )
+            # Privacy rules apply before anything is stored (logsight.privacy).
+            valid = [replace(item, rows=scrub_rows(conn, item.rows)) for item in valid]
             outcome.events = sum(len(item.rows) for item in valid)
             writer.prepare(conn, {row.timestamp.date() for item in valid for row in item.rows})
             try:

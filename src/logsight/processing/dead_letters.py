@@ -10,6 +10,7 @@ from uuid import UUID
 import orjson
 import psycopg
 
+from logsight.privacy.pipeline import scrub_dead_letter
 from logsight.processing.records import QueueRecord
 
 
@@ -44,8 +45,10 @@ def from_dead_letter_queue(record: QueueRecord) -> DeadLetter:
 
 
 def record(conn: psycopg.Connection, letters: list[DeadLetter]) -> None:
+    """Record the letters, their bytes scrubbed by their project's privacy rules first."""
     if not letters:
         return
+    raws = [scrub_dead_letter(conn, letter.project_id, letter.record.raw) for letter in letters]
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO dead_letters"
@@ -57,16 +60,16 @@ def record(conn: psycopg.Connection, letters: list[DeadLetter]) -> None:
             " WHERE dead_letters.replayed_at IS NOT NULL",
             [
                 (
-                    hashlib.sha256(letter.record.raw).digest(),
+                    hashlib.sha256(raw).digest(),
                     letter.project_id,
                     letter.record.queue,
                     letter.record.message_id,
                     letter.reason,
-                    letter.record.raw,
+                    raw,
                     orjson.dumps(
                         {**letter.details, "redelivered": letter.record.redelivered}
                     ).decode(),
                 )
-                for letter in letters
+                for letter, raw in zip(letters, raws, strict=True)
             ],
         )

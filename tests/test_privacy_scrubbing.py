@@ -1,0 +1,301 @@
+"""Scrubbing rules, detector by detector and shape by shape (no database needed)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+
+from logsight.privacy.detectors import FILTERED, is_card_number, is_iban, scrub_text
+from logsight.privacy.identity import EmailMode, IpMode, hash_email, truncate_ip
+from logsight.privacy.keys import DEFAULT_SENSITIVE_KEYS, KeyRules
+from logsight.privacy.pipeline import scrub_message
+from logsight.privacy.scrubber import PrivacySettings, Scrubber
+from logsight.storage.writer import EventRow
+
+KEY = b"k" * 32
+
+
+def scrubber(**settings: Any) -> Scrubber:
+    return Scrubber(PrivacySettings(**settings), KEY)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "4111111111111111",  # Visa test number
+        "4111 1111 1111 1111",
+        "5500-0000-0000-0004",  # Mastercard
+        "378282246310005",  # Amex
+        "6011111111111117",  # Discover
+        "GB82 WEST 1234 5698 7654 32",
+        "DE89370400440532013000",
+        "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+        "bearer 0123456789abcdef0123",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+        "AKIAIOSFODNN7EXAMPLE",
+        "ASIAY34FZKBOKMUTVV7A",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n-----END RSA PRIVATE KEY-----",
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA (cut short)",
+    ],
+)
+def test_each_detector_finds_its_secret_inside_text(secret: str) -> None:
+    scrubbed = scrub_text(f"before {secret} after")
+    assert secret not in scrubbed
+    assert FILTERED in scrubbed
+    assert scrubbed.startswith("before ")
+
+
+@pytest.mark.parametrize(
+    "harmless",
+    [
+        "4111111111111112",  # fails Luhn
+        "1700000000000",  # epoch milliseconds (Luhn-valid: 1+0+...; starts with 1)
+        "1700000000000000000",  # epoch nanoseconds
+        "0000000000000000",
+        "2024-01-31T12:34:56.789012+00:00",
+        "550e8400-e29b-41d4-a716-446655440000",
+        "12345678-1234-4123-8123-123456789012",
+        "da39a3ee5e6b4b0d3255bfef95601890afd80709",  # a git commit (hex, one case)
+        "GB82 WEST 1234 5698 7654 33",  # IBAN with a wrong check
+        "ZZ89370400440532013000",  # no such country
+        "the bearer of bad news",
+        "AKIAIOSFODNN7EXAMPL",  # one character short
+        "+44 20 7946 0958",
+        "order 49927398716 shipped",  # Luhn-valid but 11 digits
+        "version 4.17.21-build.1234567890123",
+    ],
+)
+def test_near_misses_stay(harmless: str) -> None:
+    assert scrub_text(harmless) == harmless
+
+
+def test_checksums() -> None:
+    assert is_card_number("4012 8888 8888 1881")
+    assert not is_card_number("4012 8888 8888 1882")
+    assert is_iban("FR14 2004 1010 0505 0001 3M02 606")
+    assert not is_iban("FR14 2004 1010 0505 0001 3M02 607")
+
+
+def test_key_rules_match_parts_not_substrings() -> None:
+    rules = KeyRules(DEFAULT_SENSITIVE_KEYS)
+    for key in (
+        "X-Auth-Token",
+        "apiKey",
+        "API_KEY",
+        "Set-Cookie",
+        "local_secret_note",
+        "creditCardNumber",
+        "X-CSRFToken",
+        "csrftoken",
+        "sessionid",
+        "PHPSESSID",
+        "mysql_pwd",
+        "Authorization",
+        "client_secret",
+        "private-key",
+        "CVV",
+    ):
+        assert rules.matches(key), key
+    for key in (
+        "author",
+        "authorName",
+        "possession",
+        "user_agent",
+        "tokenizer_name",
+        "secretary",
+        "keyboard",
+        "cardinality",
+    ):
+        assert not rules.matches(key), key
+
+
+def sentry_like_context() -> dict[str, Any]:
+    return {
+        "request": {
+            "method": "POST",
+            "url": "https://shop.example/checkout?step=2&access_token=tok_live_abcdef",
+            "query_string": "step=2&api_key=sk_live_123456&page=1",
+            "headers": {
+                "Host": "shop.example",
+                "X-Api-Key": "sk_live_999",
+                "Cookie": "theme=dark; sessionid=s3cr3t",
+                "User-Agent": "curl/8",
+            },
+            "cookies": {"sessionid": "abc", "csrftoken": "def"},
+            "data": {"username": "ann", "password": "hunter2", "note": "4111111111111111"},
+        },
+        "other_request": {
+            "headers": [["Authorization", "Basic YWxhZGRpbjpvcGVuc2VzYW1l"], ["Accept", "*/*"]],
+            "query_string": [["token", "qqq"], ["q", "shoes"]],
+            "cookies": "csrftoken=zzz; lang=en",
+            "data": "user=ann&password=hunter2&remember=1",
+        },
+    }
+
+
+def test_request_parts_in_every_shape() -> None:
+    out = scrubber().value(sentry_like_context())
+    request, other = out["request"], out["other_request"]
+    assert request["method"] == "POST"
+    assert request["url"] == f"https://shop.example/checkout?step=2&access_token={FILTERED}"
+    assert request["query_string"] == f"step=2&api_key={FILTERED}&page=1"
+    assert request["headers"]["X-Api-Key"] == FILTERED
+    assert request["headers"]["Cookie"] == FILTERED
+    assert request["headers"]["User-Agent"] == "curl/8"
+    assert request["cookies"] == FILTERED
+    assert request["data"] == {"username": "ann", "password": FILTERED, "note": FILTERED}
+    assert other["headers"] == [["Authorization", FILTERED], ["Accept", "*/*"]]
+    assert other["query_string"] == [["token", FILTERED], ["q", "shoes"]]
+    assert other["cookies"] == FILTERED
+    assert other["data"] == f"user=ann&password={FILTERED}&remember=1"
+
+
+def test_frame_variables_as_sentry_python_sends_them() -> None:
+    frame = {
+        "function": "checkout",
+        "vars": {
+            "local_secret_note": "'do not store me'",
+            "config": "{'db_password': 'pw1', 'host': 'db'}",
+            "payload": '{"token": "abc", "n": 1}',
+            "card": "'4111111111111111'",
+            "amount": "42",
+        },
+    }
+    out = scrubber().value({"frames": [frame]})["frames"][0]["vars"]
+    assert out["local_secret_note"] == FILTERED
+    assert out["config"] == f"{{'db_password': '{FILTERED}', 'host': 'db'}}"
+    assert out["payload"] == f'{{"token": "{FILTERED}", "n": 1}}'
+    assert out["card"] == f"'{FILTERED}'"
+    assert out["amount"] == "42"
+
+
+def test_nested_values_under_sensitive_keys_go_whole_and_integers_are_checked() -> None:
+    out = scrubber().value({"auth": {"user": "a", "pass": "b"}, "n": 4111111111111111, "m": 7})
+    assert out == {"auth": FILTERED, "n": FILTERED, "m": 7}
+
+
+def test_safe_and_extra_keys_and_off() -> None:
+    event = {"session": "keep me", "order_ref": "R-1", "password": "pw"}
+    assert scrubber(safe_keys=("session",)).value(event) == {
+        "session": "keep me",
+        "order_ref": "R-1",
+        "password": FILTERED,
+    }
+    assert scrubber(sensitive_keys=("order-ref",)).value(event)["order_ref"] == FILTERED
+    assert scrubber(scrub=False).value(event) == event
+
+
+def row(**fields: Any) -> EventRow:
+    base: dict[str, Any] = {
+        "project_id": uuid.uuid4(),
+        "event_id": uuid.uuid4(),
+        "timestamp": datetime.now(UTC),
+        "received_at": datetime.now(UTC),
+        "type": "error",
+        "name": "ValueError",
+        "level": "error",
+        "message": None,
+        "user_id": None,
+        "session_id": None,
+        "release": None,
+        "environment": None,
+        "fingerprint": None,
+        "browser": None,
+        "os": None,
+        "device": None,
+        "properties": {},
+        "context": None,
+        "user_traits": None,
+        "error": None,
+        "sdk": None,
+        "meta": None,
+    }
+    base.update(fields)
+    return EventRow(**base)
+
+
+def test_email_modes() -> None:
+    source = row(
+        message="mail ann@example.com about it",
+        user_id="Ann@Example.com",
+        user_traits={"id": "Ann@Example.com", "email": "ann@example.com", "username": "ann"},
+    )
+    stored = scrubber().row(source)
+    assert stored.user_id == "Ann@Example.com"
+    assert stored.message == "mail ann@example.com about it"
+
+    hashed = scrubber(email=EmailMode.HASH).row(source)
+    digest = hash_email(KEY, "ann@example.com")
+    assert hashed.user_id == digest  # the same user, whatever the case
+    assert hashed.user_traits == {"id": digest, "email": digest, "username": "ann"}
+    assert hashed.message == f"mail {digest} about it"
+
+    dropped = scrubber(email=EmailMode.DROP).row(source)
+    assert dropped.user_id is None
+    assert dropped.user_traits == {"username": "ann"}
+    assert dropped.message == f"mail {FILTERED} about it"
+
+
+def test_ip_modes() -> None:
+    source = row(
+        user_traits={"ip_address": "203.0.113.77"},
+        context={
+            "request": {
+                "headers": {"X-Forwarded-For": "198.51.100.23, 2001:db8:abcd:12::1"},
+                "env": {"REMOTE_ADDR": "192.0.2.9"},
+            }
+        },
+    )
+    default = scrubber().row(source)
+    assert default.user_traits == {"ip_address": "203.0.113.0"}
+    assert default.context is not None
+    assert default.context["request"]["headers"]["X-Forwarded-For"] == (
+        "198.51.100.0, 2001:db8:abcd::"
+    )
+    assert default.context["request"]["env"]["REMOTE_ADDR"] == "192.0.2.0"
+    assert scrubber(ip=IpMode.STORE).row(source).user_traits == {"ip_address": "203.0.113.77"}
+    assert scrubber(ip=IpMode.DROP).row(source).user_traits == {}
+    hashed = scrubber(ip=IpMode.HASH).row(source).user_traits
+    assert hashed is not None and hashed["ip_address"].startswith("ip:")
+    assert (
+        scrubber(ip=IpMode.STORE).row(row(user_traits={"ip_address": "{{auto}}"})).user_traits == {}
+    )
+    assert truncate_ip("2001:db8:1:2:3:4:5:6") == "2001:db8:1::"
+
+
+def test_typed_columns_are_kept() -> None:
+    source = row(session_id="sess-1", release="4111111111111111", message="token=abc")
+    out = scrubber().row(source)
+    assert out.session_id == "sess-1"
+    assert out.release == "4111111111111111"
+    assert out.message == f"token={FILTERED}"
+
+
+def test_a_dead_letter_message_is_scrubbed_and_stays_json() -> None:
+    raw = orjson.dumps(
+        {
+            "v": 1,
+            "project_id": str(uuid.uuid4()),
+            "session_id": "s",
+            "events": [
+                {
+                    "session_id": "sess",
+                    "properties": {"password": "pw"},
+                    "message": "card 4111111111111111",
+                }
+            ],
+        }
+    )
+    out = orjson.loads(scrub_message(scrubber(), raw))
+    assert out["events"][0] == {
+        "session_id": "sess",
+        "properties": {"password": FILTERED},
+        "message": f"card {FILTERED}",
+    }
+    text = scrub_message(scrubber(), b"not json \xff password=pw AKIAIOSFODNN7EXAMPLE")
+    assert text == b"not json \xff password=[Filtered] [Filtered]"  # other bytes kept
