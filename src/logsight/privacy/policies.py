@@ -29,6 +29,7 @@ class PolicyCache:
         self.ttl = ttl
         self._clock = clock
         self._key: bytes | None = None
+        self._default: Scrubber | None = None
         self._scrubbers: dict[UUID, tuple[float, Scrubber]] = {}
         self._lock = threading.Lock()
 
@@ -55,12 +56,16 @@ class PolicyCache:
         missing = wanted - fresh.keys()
         if missing:
             key = self.hash_key(conn)
-            loaded = {
-                pid: Scrubber(settings, key)
-                for pid, settings in privacy_settings(conn, missing).items()
-            }
+            settings = privacy_settings(conn, missing)
             with self._lock:
-                if len(self._scrubbers) > 10_000:
+                # A scrubber whose settings did not change is kept, with its warm caches.
+                loaded = {
+                    pid: old[1]
+                    if (old := self._scrubbers.get(pid)) is not None and old[1].settings == rules
+                    else Scrubber(rules, key)
+                    for pid, rules in settings.items()
+                }
+                if len(self._scrubbers) > 1_000:
                     self._scrubbers.clear()
                 for pid, scrubber in loaded.items():
                     self._scrubbers[pid] = (now, scrubber)
@@ -70,7 +75,9 @@ class PolicyCache:
     def scrubber(self, conn: psycopg.Connection, project_id: UUID | None) -> Scrubber:
         """A project's scrubber; a message of no known project gets the defaults."""
         if project_id is None:
-            return Scrubber(PrivacySettings(), self.hash_key(conn))
+            if self._default is None:
+                self._default = Scrubber(PrivacySettings(), self.hash_key(conn))
+            return self._default
         return self.scrubbers(conn, [project_id])[project_id]
 
 

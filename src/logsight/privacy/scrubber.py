@@ -49,7 +49,15 @@ IP_KEYS = frozenset(
     }
 )
 _MIN_CARD = 10**12
-_PAIR = re.compile(r"([A-Za-z0-9_.\-\[\]]{1,128})=([^&;\s#,]*)")
+_PLAIN, _SENSITIVE, _SAFE, _IP = 0, 1, 2, 3
+_KEY_CACHE_LIMIT = 20_000
+# Shorter strings can hold no secret of a recognised shape (detectors._MIN_LENGTH); only a
+# key=value pair or an e-mail address.
+_SHORT = 13
+_CACHED_LENGTH = 256
+_TEXT_CACHE_LIMIT = 8192
+# The lookbehind starts a match only at the beginning of a key (no rescans inside words).
+_PAIR = re.compile(r"(?<![A-Za-z0-9_.\-\[\]])([A-Za-z0-9_.\-\[\]]{1,128})=([^&;\s#,]*)")
 _QUOTED_PAIR = re.compile(
     r"""(["'])([^"'\\\n]{1,128})\1(\s*[:=]\s*)(["'])((?:\\.|(?!\4)[^\\])*)\4"""
 )
@@ -76,26 +84,45 @@ class Scrubber:
         )
         self._safe = frozenset(normalize_key(k) for k in settings.safe_keys)
         self._identities = Identities(hash_key, settings.email, settings.ip)
-        self._ip_cache: dict[str, bool] = {}
+        # Strings repeat across events (stack frames' code and paths, header values, user
+        # agents): each short one is scrubbed once while this scrubber lives.
+        self._texts: dict[str, str] = {}
+        # Each key's kind, judged once: keys repeat endlessly (headers, properties, variables).
+        self._key_kinds: dict[str, int] = {}
         # Nothing to do for strings when scrubbing is off and e-mails are stored.
         self._text_work = settings.scrub or settings.email is not EmailMode.STORE
+        self._noop = (
+            not settings.scrub and settings.email is EmailMode.STORE and settings.ip is IpMode.STORE
+        )
+        self._row_fields: tuple[tuple[str, Any], ...] = (
+            ("message", self.text),
+            ("name", self.text),
+            ("user_id", self._user_id),
+            ("properties", self.value),
+            ("context", self.value),
+            ("user_traits", self._user),
+            ("error", self.value),
+            ("breadcrumbs", self.value),
+            ("culprit", self.text),
+        )
 
     # -- whole events -----------------------------------------------------------------------
 
     def row(self, row: EventRow) -> EventRow:
-        user_id = self._user_id(row.user_id)
-        return replace(
-            row,
-            message=self._optional_text(row.message),
-            name=self.text(row.name) or row.name,
-            user_id=user_id,
-            properties=self.value(row.properties),
-            context=self.value(row.context),
-            user_traits=self._user(row.user_traits),
-            error=self.value(row.error),
-            breadcrumbs=self.value(row.breadcrumbs),
-            culprit=self._optional_text(row.culprit),
-        )
+        """The row scrubbed; the same object when nothing in it had to change (the usual case,
+        and the cheap one: nothing is copied)."""
+        if self._noop:
+            return row
+        changed: dict[str, Any] = {}
+        for name, scrub in self._row_fields:
+            before = getattr(row, name)
+            if before is not None:
+                after = scrub(before)
+                if after is not before:
+                    changed[name] = after
+        if not changed:
+            return row
+        return replace(row, **changed)
 
     def event(self, event: dict[str, Any]) -> dict[str, Any]:
         """A queued event (the JSON ingest published), scrubbed the same way as its row."""
@@ -115,42 +142,99 @@ class Scrubber:
     # -- values -----------------------------------------------------------------------------
 
     def value(self, value: Any) -> Any:
-        if isinstance(value, str):
+        kind = type(value)
+        if kind is str:
             return self.text(value)
-        if isinstance(value, dict):
-            return {k: self._keyed(k, v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._item(v) for v in value]
+        if kind is dict:
+            return self._dict(value)
+        if kind is list:
+            return self._list(value)
         if (
-            self.enabled
-            and isinstance(value, int)
-            and not isinstance(value, bool)
-            and abs(value) >= _MIN_CARD
+            kind is int
+            and self.enabled
+            and (value >= _MIN_CARD or value <= -_MIN_CARD)
             and is_card_number(str(abs(value)))
         ):
             return FILTERED
         return value
 
+    def _list(self, value: list[Any]) -> list[Any]:
+        out = []
+        same = True
+        for item in value:
+            after = self.text(item) if type(item) is str else self._item(item)
+            if after is not item:
+                same = False
+            out.append(after)
+        return value if same else out
+
     def _item(self, item: Any) -> Any:
         # [name, value]: a header or query parameter as a pair.
         if isinstance(item, list) and len(item) == 2 and isinstance(item[0], str):
-            return [item[0], self._keyed(item[0], item[1])]
+            after = self._keyed(item[0], item[1])
+            return item if after is item[1] else [item[0], after]
         return self.value(item)
+
+    def _dict(self, value: dict[Any, Any]) -> dict[Any, Any]:
+        out = {}
+        kinds = self._key_kinds
+        same = True
+        for key, item in value.items():
+            kind = kinds.get(key)
+            # The hot path: a known plain key holding a string.
+            after = (
+                self.text(item) if kind is _PLAIN and type(item) is str else self._keyed(key, item)
+            )
+            if after is not item:
+                same = False
+            out[key] = after
+        return value if same else out
+
+    def _key_kind(self, key: str) -> int:
+        kind = self._key_kinds.get(key)
+        if kind is None:
+            if self._safe and normalize_key(key) in self._safe:
+                kind = _SAFE
+            elif self.enabled and self._sensitive.matches(key):
+                kind = _SENSITIVE
+            elif normalize_key(key) in IP_KEYS:
+                kind = _IP
+            else:
+                kind = _PLAIN
+            if len(self._key_kinds) >= _KEY_CACHE_LIMIT:
+                self._key_kinds.clear()
+            self._key_kinds[key] = kind
+        return kind
 
     def _keyed(self, key: Any, value: Any) -> Any:
         if not isinstance(key, str) or value is None:
             return self.value(value)
-        if self._safe and normalize_key(key) in self._safe:
-            return value
-        if self.enabled and self._sensitive.matches(key):
+        kind = self._key_kind(key)
+        if kind is _PLAIN:
+            return self.value(value)
+        if kind is _SENSITIVE:
             return FILTERED
-        if self._is_ip_key(key):
+        if kind is _IP:
             return self._ip_value(value)
-        return self.value(value)
+        return value  # safe
 
     def text(self, text: str) -> str:
         if not self._text_work:
             return text
+        length = len(text)
+        if length < _SHORT and "=" not in text and "@" not in text:
+            return text
+        if length <= _CACHED_LENGTH:
+            done = self._texts.get(text)
+            if done is None:
+                done = self._text(text)
+                if len(self._texts) >= _TEXT_CACHE_LIMIT:
+                    self._texts.clear()
+                self._texts[text] = done
+            return done
+        return self._text(text)
+
+    def _text(self, text: str) -> str:
         if self.enabled:
             text = scrub_text(text)
             if "=" in text:
@@ -175,14 +259,6 @@ class Scrubber:
         return None if text is None else self.text(text)
 
     # -- identities -------------------------------------------------------------------------
-
-    def _is_ip_key(self, key: str) -> bool:
-        found = self._ip_cache.get(key)
-        if found is None:
-            found = normalize_key(key) in IP_KEYS
-            if len(self._ip_cache) < 10_000:
-                self._ip_cache[key] = found
-        return found
 
     def _ip_value(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -217,4 +293,6 @@ class Scrubber:
                     out[key] = kept
                 continue
             out[key] = self._keyed(key, value)
+        if len(out) == len(user) and all(out[k] is v for k, v in user.items()):
+            return user
         return out
