@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from logsight.config import get_settings
+from logsight.privacy.deletion import run_pending_jobs
 from logsight.queue.replay import Redriver
 from logsight.storage.faults import time_left_of
 from logsight.storage.maintenance import run_maintenance
@@ -42,8 +43,11 @@ def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, A
     if _redriver is None:
         _redriver = Redriver(settings)
     redriven = _redriver.run(time_left_of(context))
+    # Deleting users' data (privacy jobs) is background work that cannot wait long.
+    privacy_jobs = run_pending_jobs(settings.database_url) if settings.database_url else None
     return {
         "job": "alerts",
         "rules_evaluated": 0,
         "redriven": redriven.replayed if redriven else None,
+        "privacy_jobs": privacy_jobs,
     }

@@ -18,6 +18,7 @@ from logsight.api.routers import (
     live,
     members,
     organizations,
+    privacy,
     projects,
     quotas,
     stats,
@@ -44,6 +45,7 @@ ROUTERS = [
     stats.router,
     live.router,
     dead_letters.router,
+    privacy.router,
 ]
 
 

@@ -61,3 +61,22 @@ def privacy_jobs(
             " ORDER BY created_at DESC LIMIT %s",
             (organization_id, limit),
         ).fetchall()
+
+
+def project_organization(conn: psycopg.Connection, project_id: UUID) -> UUID | None:
+    row = conn.execute(
+        "SELECT organization_id FROM projects WHERE id = %s", (project_id,)
+    ).fetchone()
+    return UUID(str(row[0])) if row else None
+
+
+def organization_by_ref(conn: psycopg.Connection, ref: str) -> UUID | None:
+    """An organization by id or slug."""
+    try:
+        by_id: UUID | None = UUID(ref)
+    except ValueError:
+        by_id = None
+    row = conn.execute(
+        "SELECT id FROM organizations WHERE id = %s OR slug = %s", (by_id, ref)
+    ).fetchone()
+    return UUID(str(row[0])) if row else None
