@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from logsight.api.deps import ClientIp, CurrentAccess, Services
 from logsight.api.errors import ERROR_RESPONSES
+from logsight.api.routers.events import utc
 from logsight.api.storable import Time
 from logsight.errors import ApiError
 from logsight.privacy.deletion import identifiers, queue_deletion
@@ -291,6 +292,8 @@ def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, date
             "from and to are required",
             "query.from" if start is None else "query.to",
         )
+    # Times without an offset are UTC, as everywhere in the API.
+    start, end = utc(start) or start, utc(end) or end
     if end <= start:
         raise ApiError(422, "invalid_value", "to must be after from", "query.to")
     return start, end
