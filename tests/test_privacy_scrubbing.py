@@ -8,13 +8,20 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from logsight.ingest.normalize import normalize_event
 from logsight.privacy.detectors import FILTERED, is_card_number, is_iban, scrub_text
 from logsight.privacy.identity import EmailMode, IpMode, hash_email, truncate_ip
 from logsight.privacy.keys import DEFAULT_SENSITIVE_KEYS, KeyRules
 from logsight.privacy.pipeline import scrub_message
 from logsight.privacy.scrubber import PrivacySettings, Scrubber
+from logsight.processing.rows import event_row
+from logsight.queue.message import EventMessage
 from logsight.storage.writer import EventRow
+from tests.processor_helpers import LIMITS
+from tests.test_privacy_pipeline import make_plan
 
 KEY = b"k" * 32
 
@@ -169,7 +176,8 @@ def test_frame_variables_as_sentry_python_sends_them() -> None:
     out = scrubber().value({"frames": [frame]})["frames"][0]["vars"]
     assert out["local_secret_note"] == FILTERED
     assert out["config"] == f"{{'db_password': '{FILTERED}', 'host': 'db'}}"
-    assert out["payload"] == f'{{"token": "{FILTERED}", "n": 1}}'
+    # A string that is a JSON document is scrubbed as a structure (and written back compact).
+    assert out["payload"] == f'{{"token":"{FILTERED}","n":1}}'
     assert out["card"] == f"'{FILTERED}'"
     assert out["amount"] == "42"
 
@@ -299,3 +307,36 @@ def test_a_dead_letter_message_is_scrubbed_and_stays_json() -> None:
     }
     text = scrub_message(scrubber(), b"not json \xff password=pw AKIAIOSFODNN7EXAMPLE")
     assert text == b"not json \xff password=[Filtered] [Filtered]"  # other bytes kept
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(seed=st.integers(min_value=0, max_value=2**32), count=st.integers(min_value=1, max_value=4))
+def test_generated_events_keep_no_planted_secret_in_rows_or_dead_letters(
+    seed: int, count: int
+) -> None:
+    """The pipeline test's generated events, many more of them, through the processor's own
+    row building and scrubbing (tests/test_privacy_pipeline.py sends them for real)."""
+    plan = make_plan(seed, count)
+    received = datetime.now(UTC)
+    events = [normalize_event(e, received_at=received, limits=LIMITS) for e in plan.events]
+    message = EventMessage(uuid.uuid4(), received, "r", events)
+    rows = [scrubber().row(event_row(message, e)) for e in events]
+    stored = orjson.dumps(
+        [
+            [
+                r.message,
+                r.name,
+                r.properties,
+                r.context,
+                r.user_traits,
+                r.error,
+                r.breadcrumbs,
+                r.culprit,
+            ]
+            for r in rows
+        ]
+    )
+    letter = scrub_message(scrubber(), orjson.dumps({"v": 999, "events": plan.events}))
+    for needle in plan.needles:
+        assert needle.encode() not in stored
+        assert needle.encode() not in letter

@@ -3,7 +3,8 @@
 A key is split into lower-case parts at separators and camelCase humps (``X-Auth-Token`` →
 ``x auth token``, ``apiKey`` → ``api key``). A rule matches when it equals a run of adjacent
 parts, with or without the separators between them (``api_key`` matches ``apiKey``,
-``API-KEY`` and ``apikey``). So ``auth`` catches ``X-Auth-Token`` but not ``author``, and
+``API-KEY`` and ``apikey``; digits after letters are a part of their own:
+``token2``). So ``auth`` catches ``X-Auth-Token`` but not ``author``, and
 ``session`` catches ``session_id`` but not ``possession``.
 """
 
@@ -47,6 +48,7 @@ DEFAULT_SENSITIVE_KEYS: tuple[str, ...] = (
 )
 
 _HUMPS = re.compile(r"([a-z0-9])([A-Z])|([A-Z])([A-Z][a-z])")
+_DIGITS_AFTER_LETTERS = re.compile(r"([A-Za-z])([0-9])")
 _SEPARATORS = re.compile(r"[^a-z0-9]+")
 # Keys repeat endlessly (header names, property names); each is judged once per process.
 _CACHE_LIMIT = 20_000
@@ -54,6 +56,7 @@ _CACHE_LIMIT = 20_000
 
 def key_parts(key: str) -> tuple[str, ...]:
     split = _HUMPS.sub(lambda m: f"{m[1] or m[3]}_{m[2] or m[4]}", key)
+    split = _DIGITS_AFTER_LETTERS.sub(r"\1_\2", split)
     return tuple(part for part in _SEPARATORS.split(split.lower()) if part)
 
 

@@ -25,6 +25,8 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import orjson
+
 from logsight.privacy.detectors import FILTERED, is_card_number, scrub_text
 from logsight.privacy.identity import EmailMode, Identities, IpMode, looks_like_email
 from logsight.privacy.keys import DEFAULT_SENSITIVE_KEYS, KeyRules, normalize_key
@@ -58,8 +60,21 @@ _CACHED_LENGTH = 256
 _TEXT_CACHE_LIMIT = 8192
 # The lookbehind starts a match only at the beginning of a key (no rescans inside words).
 _PAIR = re.compile(r"(?<![A-Za-z0-9_.\-\[\]])([A-Za-z0-9_.\-\[\]]{1,128})=([^&;\s#,]*)")
+# "key": "value", 'key': 'value' (JSON, Python reprs) and key = "value", key: 'value' (source
+# lines in stack frames, YAML): a quoted value after a key, quoted or not.
 _QUOTED_PAIR = re.compile(
-    r"""(["'])([^"'\\\n]{1,128})\1(\s*[:=]\s*)(["'])((?:\\.|(?!\4)[^\\])*)\4"""
+    r"""(?<![A-Za-z0-9_.\-])(["']?)([A-Za-z0-9_.\-]{1,128})\1(\s*[:=]\s*)(["'])((?:\\.|(?!\4)[^\\\n])*)\4"""
+)
+
+# The same inside a JSON string (quotes escaped once or more): {\"key\": \"value\"}.
+_ESCAPED_PAIR = re.compile(
+    r"""(?<![A-Za-z0-9_.\-])(\\+["'])([A-Za-z0-9_.\-]{1,128})\1(\s*[:=]\s*)(\\+["'])(.*?)\4"""
+)
+# What a header or parameter name looks like (a pair's first item must, to be taken as a name).
+_KEY_SHAPE = re.compile(r"[A-Za-z0-9_.\-\[\]]{1,128}")
+# ["key", "value"] and ('key', 'value'): pairs as JSON arrays or Python tuples inside a string.
+_LISTED_PAIR = re.compile(
+    r"""[\[(]\s*(["'])([A-Za-z0-9_.\-]{1,128})\1(\s*,\s*)(["'])((?:\\.|(?!\4)[^\\\n])*)\4\s*[\])]"""
 )
 
 
@@ -170,7 +185,12 @@ class Scrubber:
 
     def _item(self, item: Any) -> Any:
         # [name, value]: a header or query parameter as a pair.
-        if isinstance(item, list) and len(item) == 2 and isinstance(item[0], str):
+        if (
+            type(item) is list
+            and len(item) == 2
+            and type(item[0]) is str
+            and _KEY_SHAPE.fullmatch(item[0]) is not None
+        ):
             after = self._keyed(item[0], item[1])
             return item if after is item[1] else [item[0], after]
         return self.value(item)
@@ -236,24 +256,62 @@ class Scrubber:
 
     def _text(self, text: str) -> str:
         if self.enabled:
+            if text[:1] in "{[" and text[-1:] in "}]":
+                # A JSON document inside a string (a logged payload): scrubbed as a structure.
+                walked = self._json_text(text)
+                if walked is not None:
+                    return walked
             text = scrub_text(text)
             if "=" in text:
                 text = _PAIR.sub(self._pair, text)
-            if ('"' in text or "'" in text) and (":" in text or "=" in text):
-                text = _QUOTED_PAIR.sub(self._quoted_pair, text)
+            if '"' in text or "'" in text:
+                if ":" in text or "=" in text:
+                    text = _QUOTED_PAIR.sub(self._quoted_pair, text)
+                if "," in text and ("[" in text or "(" in text):
+                    text = _LISTED_PAIR.sub(self._quoted_pair, text)
+                if '\\"' in text or "\\'" in text:
+                    text = _ESCAPED_PAIR.sub(self._quoted_pair, text)
         return self._identities.emails_in(text)
 
+    def _json_text(self, text: str) -> str | None:
+        try:
+            parsed = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(parsed, dict | list):
+            return None
+        scrubbed = self.value(parsed)
+        return text if scrubbed is parsed else orjson.dumps(scrubbed).decode()
+
+    def _pair_value(self, key: str, value: str) -> str | None:
+        """What replaces the value of a pair found inside a string; None: it stays."""
+        kind = self._key_kind(key)
+        if kind is _SENSITIVE:
+            return FILTERED
+        if kind is _IP:
+            replaced = self._identities.ip(value)
+            return FILTERED if replaced is None else replaced
+        return None
+
     def _pair(self, match: re.Match[str]) -> str:
-        key = match.group(1)
-        if match.group(2) and self._sensitive.matches(key) and normalize_key(key) not in self._safe:
-            return f"{key}={FILTERED}"
-        return match.group()
+        key, value = match.group(1), match.group(2)
+        replaced = self._pair_value(key, value) if value else None
+        return match.group() if replaced is None else f"{key}={replaced}"
 
     def _quoted_pair(self, match: re.Match[str]) -> str:
-        quote, key, separator, value_quote, value = match.groups()
-        if value and self._sensitive.matches(key) and normalize_key(key) not in self._safe:
-            return f"{quote}{key}{quote}{separator}{value_quote}{FILTERED}{value_quote}"
-        return match.group()
+        whole = match.group()
+        value = match.group(5)
+        head, tail = whole[: match.start(5) - match.start()], whole[match.end(5) - match.start() :]
+        replaced = self._pair_value(match.group(2), value) if value else None
+        if replaced is not None:
+            return f"{head}{replaced}{tail}"
+        # The value may itself hold pairs (a repr inside JSON): look inside it too.
+        if len(value) > 4 and ("'" in value or '"' in value):
+            inner = _QUOTED_PAIR.sub(self._quoted_pair, value)
+            inner = _LISTED_PAIR.sub(self._quoted_pair, inner)
+            if inner is not value:
+                return f"{head}{inner}{tail}"
+        return whole
 
     def _optional_text(self, text: str | None) -> str | None:
         return None if text is None else self.text(text)
