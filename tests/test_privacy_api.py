@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,7 +26,7 @@ from logsight.processing.batch import BatchProcessor
 from logsight.processing.records import records_from_event
 from logsight.storage.db import Database
 from logsight.storage.install_secrets import PRIVACY_HASH_KEY, install_secret
-from tests.conftest import count_rows
+from tests.conftest import RUNTIME_ENV, count_rows
 from tests.processor_helpers import message, rmq_event
 from tests.support.api import ApiCaller, make_member, make_organization
 
@@ -361,3 +364,53 @@ def test_another_tenant_sees_nothing(
     )
     job_path = f"/api/organizations/{team['org']}/privacy/jobs/{uuid.uuid4()}"
     assert api("GET", job_path, token=stranger.token).status == 404
+
+
+def test_the_cli_deletes_a_user_at_once_and_audits_it(
+    team: dict[str, Any], db: psycopg.Connection, database_url: str, processor: BatchProcessor
+) -> None:
+    pid = team["pid"]
+    send(processor, pid, error({"id": "zoe"}), error({"id": "yann"}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOGSIGHT_")}
+    env.update(RUNTIME_ENV, LOGSIGHT_DATABASE_URL=database_url)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "logsight.cli",
+            "privacy",
+            "delete-user",
+            "--project",
+            str(pid),
+            "--user-id",
+            "zoe",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "status   done" in done.stdout
+    assert '"events": 1' in done.stdout
+    assert count_rows(db, "SELECT count(*) FROM events WHERE project_id = %s", pid) == 1
+    assert issue_counts(db, pid) == (1, 1)
+    assert (
+        count_rows(
+            db,
+            "SELECT count(*) FROM audit_log WHERE action = 'privacy.user_deleted'"
+            " AND organization_id = %s",
+            team["org"],
+        )
+        == 1
+    )
+    refused = subprocess.run(
+        [sys.executable, "-m", "logsight.cli", "privacy", "delete-user", "--project", str(pid)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 2 and "--user-id" in refused.stderr
