@@ -32,9 +32,8 @@ from logsight.privacy.detectors import luhn_valid
 from logsight.privacy.keys import DEFAULT_SENSITIVE_KEYS, key_parts
 from logsight.queue.connection import close_quietly, connect
 from logsight.queue.topology import routing_key, shard_for
-from tests.conftest import RUNTIME_ENV, create_database, create_vhost, delete_vhost, drop_database
 from tests.support.api import Member
-from tests.support.runtime import LocalLogSight
+from tests.support.runtime import LocalLogSight, fresh_runtime
 from tests.test_sentry_clients import member_of, wait_for
 
 pytestmark = pytest.mark.slow
@@ -46,14 +45,8 @@ PLAIN_KEYS = ("note", "data", "info", "payload", "extra", "items", "details", "t
 
 @pytest.fixture(scope="module")
 def runtime() -> Iterator[LocalLogSight]:
-    database, vhost = create_database("logsight_privacy"), create_vhost()
-    local = LocalLogSight(amqp_url=vhost, database_url=database, env=RUNTIME_ENV)
-    try:
-        yield local.start()
-    finally:
-        local.cleanup()
-        delete_vhost(vhost)
-        drop_database(database)
+    with fresh_runtime("logsight_privacy") as local:
+        yield local
 
 
 @pytest.fixture(scope="module")

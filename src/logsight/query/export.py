@@ -16,29 +16,10 @@ from uuid import UUID
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-EVENT_COLUMNS = (
-    "event_id",
-    "timestamp",
-    "received_at",
-    "type",
-    "name",
-    "level",
-    "message",
-    "user_id",
-    "session_id",
-    "release",
-    "environment",
-    "fingerprint",
-    "browser",
-    "os",
-    "device",
-    "properties",
-    "context",
-    "user_traits",
-    "error",
-    "breadcrumbs",
-    "culprit",
-)
+from logsight.storage.writer import COLUMNS as WRITTEN_COLUMNS
+
+# What the processor writes, but the project (it is the export's) and the SDK and meta details.
+EVENT_COLUMNS = tuple(c for c in WRITTEN_COLUMNS if c not in {"project_id", "sdk", "meta"})
 ISSUE_COLUMNS = (
     "id",
     "fingerprint",

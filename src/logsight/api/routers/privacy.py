@@ -313,6 +313,27 @@ EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+class ExportParams(BaseModel):
+    from_: Time | None = Field(default=None, alias="from", description="Inclusive.")
+    to: Time | None = Field(default=None, description="Exclusive.")
+    format: ExportFormat = ExportFormat.JSON
+
+
+def _project_export(
+    what: str, project_id: UUID, access: Any, svc: Any, params: ExportParams
+) -> StreamingResponse:
+    access.project(project_id, need=Role.MEMBER, reading=True)
+    start, end = _range(params.from_, params.to)
+    rows, columns = (
+        (export.project_events(svc.pool, project_id, start, end), export.EVENT_COLUMNS)
+        if what == "events"
+        else (export.project_issues(svc.pool, project_id, start, end), export.ISSUE_COLUMNS)
+    )
+    csv_wanted = params.format is ExportFormat.CSV
+    chunks = csv_chunks(rows, columns) if csv_wanted else json_chunks(rows)
+    return _streamed(chunks, params.format, f"{what}-{project_id}")
+
+
 @router.get(
     "/projects/{project_id}/export/events",
     response_class=StreamingResponse,
@@ -325,17 +346,9 @@ def export_events(
     project_id: UUID,
     access: CurrentAccess,
     svc: Services,
-    from_: Annotated[Time | None, Query(alias="from")] = None,
-    to: Annotated[Time | None, Query()] = None,
-    format: Annotated[ExportFormat, Query()] = ExportFormat.JSON,
+    params: Annotated[ExportParams, Query()],
 ) -> StreamingResponse:
-    access.project(project_id, need=Role.MEMBER, reading=True)
-    start, end = _range(from_, to)
-    rows = export.project_events(svc.pool, project_id, start, end)
-    chunks = (
-        csv_chunks(rows, export.EVENT_COLUMNS) if format is ExportFormat.CSV else json_chunks(rows)
-    )
-    return _streamed(chunks, format, f"events-{project_id}")
+    return _project_export("events", project_id, access, svc, params)
 
 
 @router.get(
@@ -348,17 +361,9 @@ def export_issues(
     project_id: UUID,
     access: CurrentAccess,
     svc: Services,
-    from_: Annotated[Time | None, Query(alias="from")] = None,
-    to: Annotated[Time | None, Query()] = None,
-    format: Annotated[ExportFormat, Query()] = ExportFormat.JSON,
+    params: Annotated[ExportParams, Query()],
 ) -> StreamingResponse:
-    access.project(project_id, need=Role.MEMBER, reading=True)
-    start, end = _range(from_, to)
-    rows = export.project_issues(svc.pool, project_id, start, end)
-    chunks = (
-        csv_chunks(rows, export.ISSUE_COLUMNS) if format is ExportFormat.CSV else json_chunks(rows)
-    )
-    return _streamed(chunks, format, f"issues-{project_id}")
+    return _project_export("issues", project_id, access, svc, params)
 
 
 @router.get(
