@@ -71,6 +71,8 @@ class Identities:
         self._key = key
         self.email_mode = email
         self.ip_mode = ip
+        # The same few addresses come again and again (a server's own, a user's).
+        self._ips: dict[str, str | None] = {}
 
     def email(self, value: str) -> str | None:
         """A whole value that is an e-mail address (``user.email``, an e-mail user id)."""
@@ -96,7 +98,13 @@ class Identities:
             return value
         if self.ip_mode is IpMode.DROP:
             return None
-        return IP.sub(self._one_ip, value)
+        if value in self._ips:
+            return self._ips[value]
+        replaced = IP.sub(self._one_ip, value)
+        if len(self._ips) >= 4096:
+            self._ips.clear()
+        self._ips[value] = replaced
+        return replaced
 
     def _one_ip(self, match: re.Match[str]) -> str:
         text = match.group()
