@@ -20,12 +20,14 @@ import pytest
 
 from logsight.config import Settings
 from logsight.privacy.deletion import run_pending
-from logsight.privacy.identity import hash_email
-from logsight.privacy.policies import POLICIES
+from logsight.privacy.identity import EmailMode, hash_email
+from logsight.privacy.policies import POLICIES, PolicyCache
+from logsight.privacy.scrubber import PrivacySettings
 from logsight.processing.batch import BatchProcessor
 from logsight.processing.records import records_from_event
 from logsight.storage.db import Database
 from logsight.storage.install_secrets import PRIVACY_HASH_KEY, install_secret
+from logsight.tenancy.privacy import save_privacy_settings
 from tests.conftest import RUNTIME_ENV, count_rows
 from tests.processor_helpers import message, rmq_event
 from tests.support.api import ApiCaller, make_member, make_organization
@@ -414,3 +416,20 @@ def test_the_cli_deletes_a_user_at_once_and_audits_it(
         check=False,
     )
     assert refused.returncode == 2 and "--user-id" in refused.stderr
+
+
+def test_the_processor_reads_changed_rules_after_its_cache_time(
+    team: dict[str, Any], db: psycopg.Connection
+) -> None:
+    now = [0.0]
+    cache = PolicyCache(ttl=10, clock=lambda: now[0])
+    pid = team["pid"]
+    first = cache.scrubbers(db, [pid])[pid]
+    assert first.settings == PrivacySettings()
+    save_privacy_settings(db, pid, PrivacySettings(email=EmailMode.HASH))
+    assert cache.scrubbers(db, [pid])[pid] is first  # within the cache time
+    now[0] = 11
+    second = cache.scrubbers(db, [pid])[pid]
+    assert second.settings.email is EmailMode.HASH
+    now[0] = 22
+    assert cache.scrubbers(db, [pid])[pid] is second  # unchanged: kept, with its caches

@@ -20,6 +20,8 @@ from logsight.query.privacy import privacy_settings
 from logsight.storage.install_secrets import PRIVACY_HASH_KEY, install_secret
 
 DEFAULT_TTL_SECONDS = 10.0
+# Each scrubber's caches are bounded (a few MB at most); so is their number.
+_MAX_SCRUBBERS = 256
 
 
 class PolicyCache:
@@ -65,8 +67,15 @@ class PolicyCache:
                     else Scrubber(rules, key)
                     for pid, rules in settings.items()
                 }
-                if len(self._scrubbers) > 1_000:
-                    self._scrubbers.clear()
+                if len(self._scrubbers) > _MAX_SCRUBBERS:
+                    # Scrubbers hold caches: keep those of the projects sending now.
+                    self._scrubbers = {
+                        pid: entry
+                        for pid, entry in self._scrubbers.items()
+                        if now - entry[0] < self.ttl
+                    }
+                    if len(self._scrubbers) > _MAX_SCRUBBERS:
+                        self._scrubbers.clear()
                 for pid, scrubber in loaded.items():
                     self._scrubbers[pid] = (now, scrubber)
             fresh.update(loaded)

@@ -57,7 +57,7 @@ _KEY_CACHE_LIMIT = 20_000
 # key=value pair or an e-mail address.
 _SHORT = 13
 _CACHED_LENGTH = 256
-_TEXT_CACHE_LIMIT = 8192
+_TEXT_CACHE_LIMIT = 4096
 # The lookbehind starts a match only at the beginning of a key (no rescans inside words).
 _PAIR = re.compile(r"(?<![A-Za-z0-9_.\-\[\]])([A-Za-z0-9_.\-\[\]]{1,128})=([^&;\s#,]*)")
 # "key": "value", 'key': 'value' (JSON, Python reprs) and key = "value", key: 'value' (source
