@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logsight.ingest.normalize import normalize_event
-from logsight.privacy.detectors import FILTERED, is_card_number, is_iban, scrub_text
+from logsight.privacy.detectors import FILTERED, is_card_number, is_iban, luhn_valid, scrub_text
 from logsight.privacy.identity import EmailMode, IpMode, hash_email, truncate_ip
 from logsight.privacy.keys import DEFAULT_SENSITIVE_KEYS, KeyRules
 from logsight.privacy.pipeline import scrub_message
@@ -340,3 +340,30 @@ def test_generated_events_keep_no_planted_secret_in_rows_or_dead_letters(
     for needle in plan.needles:
         assert needle.encode() not in stored
         assert needle.encode() not in letter
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(
+    value=st.one_of(
+        st.uuids().map(str),
+        st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat()),
+        st.integers(min_value=10**12, max_value=2 * 10**12 - 1).map(str),  # epoch ms
+        st.integers(min_value=10**18, max_value=2 * 10**18 - 1).map(str),  # epoch ns
+        st.text(alphabet="0123456789abcdef", min_size=40, max_size=40),  # a SHA-1
+    )
+)
+def test_identifiers_and_times_are_never_taken_for_secrets(value: str) -> None:
+    assert scrub_text(f"at {value} in order") == f"at {value} in order"
+    assert scrubber().value({"id": value, "when": [value]}) == {"id": value, "when": [value]}
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(
+    digits=st.text(alphabet="0123456789", min_size=15, max_size=15), first=st.sampled_from("3456")
+)
+def test_every_luhn_valid_card_number_is_found_and_no_other(digits: str, first: str) -> None:
+    number = first + digits
+    for check in "0123456789":
+        candidate = number[:15] + check
+        found = scrub_text(f"card {candidate}.") != f"card {candidate}."
+        assert found == is_card_number(candidate) == luhn_valid(candidate)

@@ -167,12 +167,11 @@ def is_iban(text: str) -> bool:
 
 def is_aws_secret(text: str) -> bool:
     """40 base64 characters mixing upper case, lower case and a digit or symbol (a hex digest,
-    all one case, is not one)."""
+    all one case or all digits, is not one)."""
     return (
-        not text.isupper()
-        and not text.islower()
+        text != text.lower()
+        and text != text.upper()
         and any(c.isdigit() or c in "/+" for c in text)
-        and not text.isalpha()
     )
 
 
