@@ -7,7 +7,8 @@ inside free text) are sent to ``logsight local`` (gateway → ingest → RabbitM
 PostgreSQL), together with a malformed message carrying the same secrets, which becomes a dead
 letter. Then no planted secret may be found in any table's rows (every column, as text), in the
 dead letters' raw bytes, in the search API or in the events read back through the API; and a
-real sentry-python error with secret frame variables is stored scrubbed.
+real sentry-python error with secret frame variables, and a real @sentry/node error with
+secret extra data and tags, are stored scrubbed.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from logsight.queue.connection import close_quietly, connect
 from logsight.queue.topology import routing_key, shard_for
 from tests.support.api import Member
 from tests.support.runtime import LocalLogSight, fresh_runtime
-from tests.test_sentry_clients import member_of, wait_for
+from tests.test_sentry_clients import member_of, send_node, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -361,3 +362,29 @@ def test_sentry_python_frame_variables_and_user_are_scrubbed(
     assert row["user_traits"] == {"id": "42", "ip_address": "203.0.113.0"}
     with psycopg.connect(runtime.resolved_database_url, autocommit=True) as conn:
         assert found_in_database(conn, ["7f3a9c", "4111 1111", "203.0.113.77"]) == []
+
+
+def test_sentry_node_extra_data_and_tags_are_scrubbed(runtime: LocalLogSight) -> None:
+    with psycopg.connect(runtime.resolved_database_url, autocommit=True) as conn:
+        number = conn.execute(
+            "SELECT number FROM projects WHERE id = %s", (runtime.project_id,)
+        ).fetchone()
+    assert number is not None
+    marker = uuid.uuid4().hex[:12]
+    event_id = send_node(
+        f"http://{runtime.key}@127.0.0.1:{runtime.port}/{number[0]}", marker, "secrets"
+    )
+    row = wait_for(
+        runtime,
+        "SELECT context, properties FROM events WHERE event_id = %s",
+        uuid.UUID(event_id),
+    )
+    extra = row["context"]["extra"]
+    assert extra["password"] == "[Filtered]"
+    assert extra["request_line"] == "GET /pay?api_key=[Filtered]&amount=3"
+    assert extra["payment"] == {"cardNumber": "[Filtered]", "card": "[Filtered]"}
+    assert row["properties"]["upstream_auth"] == "[Filtered]"
+    with psycopg.connect(runtime.resolved_database_url, autocommit=True) as conn:
+        # (The marker itself is a tag the script always sends.)
+        needles = [f"pw-{marker}", f"ak-{marker}", f"cn-{marker}", f"bt{marker}", "4111 1111"]
+        assert found_in_database(conn, needles) == []
