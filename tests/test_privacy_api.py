@@ -4,6 +4,7 @@ deleting a user's data as a background job, and streamed exports."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import subprocess
@@ -433,3 +434,37 @@ def test_the_processor_reads_changed_rules_after_its_cache_time(
     assert second.settings.email is EmailMode.HASH
     now[0] = 22
     assert cache.scrubbers(db, [pid])[pid] is second  # unchanged: kept, with its caches
+
+
+def test_dead_letters_recorded_before_scrubbing_are_scrubbed_by_the_cli(
+    team: dict[str, Any], db: psycopg.Connection, database_url: str
+) -> None:
+    pid = team["pid"]
+    old = orjson.dumps(
+        {"v": 7, "project_id": str(pid), "events": [{"properties": {"token": "t-old-1"}}]}
+    )
+    twin = orjson.dumps(
+        {"v": 7, "project_id": str(pid), "events": [{"properties": {"token": "t-old-2"}}]}
+    )
+    for raw in (old, twin):  # as an earlier release recorded them
+        db.execute(
+            "INSERT INTO dead_letters (digest, project_id, source, reason, raw, details)"
+            " VALUES (%s, %s, 'q', 'old', %s, '{}')",
+            (hashlib.sha256(raw).digest(), pid, raw),
+        )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOGSIGHT_")}
+    env.update(RUNTIME_ENV, LOGSIGHT_DATABASE_URL=database_url)
+    done = subprocess.run(
+        [sys.executable, "-m", "logsight.cli", "privacy", "scrub-dead-letters"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = db.execute("SELECT raw FROM dead_letters WHERE project_id = %s", (pid,)).fetchall()
+    # Both become the same bytes: one letter is kept.
+    assert [orjson.loads(r[0])["events"] for r in rows] == [
+        [{"properties": {"token": "[Filtered]"}}]
+    ]

@@ -103,6 +103,14 @@ def cmd_privacy_delete_user(args: argparse.Namespace) -> int:
     return 0 if job["status"] in ("done", "queued") else 1
 
 
+def cmd_privacy_scrub_dead_letters(args: argparse.Namespace) -> int:
+    from logsight.processing.dead_letters import scrub_stored
+
+    with psycopg.connect(_database_url(_settings()), autocommit=True) as conn:
+        print(f"scrubbed {scrub_stored(conn)} dead letters")
+    return 0
+
+
 def cmd_project_create(args: argparse.Namespace) -> int:
     from logsight.storage.projects import create_project
 
@@ -310,6 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--queue", action="store_true", help="only queue it for the scheduled function"
     )
     delete_user.set_defaults(func=cmd_privacy_delete_user)
+    privacy.add_parser(
+        "scrub-dead-letters",
+        help="scrub the bytes of dead letters recorded before they were scrubbed on arrival",
+    ).set_defaults(func=cmd_privacy_scrub_dead_letters)
 
     local = sub.add_parser("local", help="run LogSight on this machine")
     local.add_argument(
