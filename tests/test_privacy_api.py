@@ -257,6 +257,16 @@ def test_deleting_across_the_organization_finds_hashed_addresses(
     stored = db.execute("SELECT user_id FROM events WHERE project_id = %s", (pid,)).fetchone()
     assert stored is not None and stored[0].startswith("email:")
 
+    exported = api(
+        "GET",
+        f"/api/organizations/{team['org']}/privacy/users/export",
+        token=team["admin"].token,
+        query="email=ann@example.com",
+    )
+    assert exported.status == 200
+    body = exported.body if isinstance(exported.body, dict) else orjson.loads(exported.body)
+    assert body["organization_id"] == str(team["org"])
+    assert sorted(item["project_id"] for item in body["items"]) == sorted([str(pid), other["id"]])
     reply = api(
         "DELETE",
         f"/api/organizations/{team['org']}/privacy/users",

@@ -366,11 +366,45 @@ def export_issues(
     return _project_export("issues", project_id, access, svc, params)
 
 
+def _user_export(
+    access: Any,
+    svc: Any,
+    ip: str | None,
+    subject: tuple[str, str],
+    organization_id: UUID,
+    projects: list[UUID],
+    scope: tuple[str, UUID],
+) -> StreamingResponse:
+    kind, value = subject
+    conn = access.conn
+    ids = identifiers(install_secret(conn, PRIVACY_HASH_KEY), kind, value)
+    audit.record(
+        conn,
+        "privacy.user_exported",
+        organization_id=organization_id,
+        actor_user_id=access.user_id,
+        target_type=scope[0],
+        target_id=scope[1],
+        ip=ip,
+        details={"subject_kind": kind},
+    )
+    rows = export.user_events(svc.pool, projects, ids)
+    head = {f"{scope[0]}_id": str(scope[1]), "subject_kind": kind, kind: value}
+    return _streamed(json_chunks(rows, head), ExportFormat.JSON, f"user-{scope[1]}")
+
+
+USER_EXPORT_DOC = (
+    "The user's events (matched as deletion matches them), oldest first, as "
+    '`{"…_id", "subject_kind", "user_id" | "email", "items": [...]}`; streamed.'
+)
+
+
 @router.get(
     "/projects/{project_id}/privacy/users/export",
     response_class=StreamingResponse,
     responses=EXPORT_RESPONSES,
     summary="Export one user's events in the project as JSON (admins; audited)",
+    description=USER_EXPORT_DOC,
 )
 def export_user(
     project_id: UUID,
@@ -380,20 +414,31 @@ def export_user(
     user_id: Subject = None,
     email: Subject = None,
 ) -> StreamingResponse:
-    kind, subject = _subject(user_id, email)
+    subject = _subject(user_id, email)
     project = access.project(project_id, need=Role.ADMIN, reading=True)
-    conn = access.conn
-    ids = identifiers(install_secret(conn, PRIVACY_HASH_KEY), kind, subject)
-    audit.record(
-        conn,
-        "privacy.user_exported",
-        organization_id=project["organization_id"],
-        actor_user_id=access.user_id,
-        target_type="project",
-        target_id=project_id,
-        ip=ip,
-        details={"subject_kind": kind},
+    return _user_export(
+        access, svc, ip, subject, project["organization_id"], [project_id], ("project", project_id)
     )
-    rows = export.user_events(svc.pool, [project_id], ids)
-    head = {"project_id": str(project_id), "subject_kind": kind, kind: subject}
-    return _streamed(json_chunks(rows, head), ExportFormat.JSON, f"user-{project_id}")
+
+
+@router.get(
+    "/organizations/{organization_id}/privacy/users/export",
+    response_class=StreamingResponse,
+    responses=EXPORT_RESPONSES,
+    summary="Export one user's events in every project of the organization (admins; audited)",
+    description=USER_EXPORT_DOC + " Each item names its project (`project_id`).",
+)
+def export_organization_user(
+    organization_id: UUID,
+    access: CurrentAccess,
+    svc: Services,
+    ip: ClientIp,
+    user_id: Subject = None,
+    email: Subject = None,
+) -> StreamingResponse:
+    subject = _subject(user_id, email)
+    access.organization(organization_id, need=Role.ADMIN, reading=True)
+    projects = [p["id"] for p in access.projects(organization_id)]
+    return _user_export(
+        access, svc, ip, subject, organization_id, projects, ("organization", organization_id)
+    )
