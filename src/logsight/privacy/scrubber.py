@@ -199,12 +199,23 @@ class Scrubber:
         out = {}
         kinds = self._key_kinds
         same = True
+        texts = self._texts
+        after: Any
         for key, item in value.items():
-            kind = kinds.get(key)
-            # The hot path: a known plain key holding a string.
-            after = (
-                self.text(item) if kind is _PLAIN and type(item) is str else self._keyed(key, item)
-            )
+            # The hot paths, inlined: a known plain key holding a string seen before, another
+            # string, an object or a list.
+            if kinds.get(key) is _PLAIN:
+                kind = type(item)
+                if kind is str:
+                    after = texts.get(item) or self.text(item)
+                elif kind is dict:
+                    after = self._dict(item)
+                elif kind is list:
+                    after = self._list(item)
+                else:
+                    after = self.value(item)
+            else:
+                after = self._keyed(key, item)
             if after is not item:
                 same = False
             out[key] = after
