@@ -16,11 +16,10 @@ PYTHON := $(shell for p in python3.12 python3.13 $$HOME/.pyenv/versions/3.12*/bi
 .PHONY: help install runtime test-clients local test lint typecheck unit bench bench-soak bench-api schema clean
 .PHONY: sdk sdk-test chromium
 
-help:
-	@echo "make local   run LogSight on this machine (installs what is missing)"
-	@echo "make test    lint, type checks and the whole test suite"
-	@echo "make bench   benchmarks; results go to docs/benchmarks.md"
-	@echo "make bench-soak  30 minutes of steady load, memory of every process over time"
+# Every target says what it does after "##" on its rule's line; help lists them all.
+help: ## this list
+	@awk 'BEGIN { FS = ":[^#]*## " } /^[a-z][a-z-]*:[^#]*## / { printf "make %-18s %s\n", $$1, $$2 }' \
+		$(MAKEFILE_LIST)
 
 $(UV):
 	@test -n "$(PYTHON)" || { echo "error: Python 3.12+ not found" >&2; exit 1; }
@@ -47,8 +46,8 @@ $(SENTRY_NODE)/node_modules/.installed: $(SENTRY_NODE)/package-lock.json
 	cd $(SENTRY_NODE) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-install: $(VENV)/.installed
-test-clients: $(SENTRY_NODE)/node_modules/.installed
+install: $(VENV)/.installed ## the Python dependencies with development tools, and the browser snippet
+test-clients: $(SENTRY_NODE)/node_modules/.installed ## the real clients tests send with (@sentry/node, npm ci)
 
 # The browser snippet (sdk/): built into sdk/dist/, which the local runtime serves at /sdk/.
 # The build fails when a file outgrows sdk/size-budget.json (gzip bytes).
@@ -61,51 +60,52 @@ $(SDK)/node_modules/.installed: $(SDK)/package-lock.json
 $(SDK)/dist/logsight.js: $(SDK)/node_modules/.installed $(SDK_SOURCES)
 	@echo "==> building the browser snippet (sdk/dist/)"
 	cd $(SDK) && npm run --silent build
-sdk: $(SDK)/dist/logsight.js
+sdk: $(SDK)/dist/logsight.js ## build the browser snippet into sdk/dist/
 install: sdk
 # Type checks, unit tests (node's test runner) and the size budget.
-sdk-test: sdk
+sdk-test: sdk ## the snippet's type checks, unit tests and size budget
 	cd $(SDK) && npm test --silent && npm run --silent size
 
 # The browser tests drive Debian's Chromium (Playwright's own download is not used).
-chromium:
+chromium: ## install Debian's Chromium for the browser tests (as root)
 	@command -v chromium >/dev/null || { test "$$(id -u)" = 0 || { echo "error: chromium missing: apt-get install chromium (as root)" >&2; exit 1; }; \
 		apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; }
 
-runtime: $(VENV)/.runtime sdk
+runtime: $(VENV)/.runtime sdk ## what running needs, without development tools
 
-local: runtime
+local: runtime ## run LogSight on this machine (installs what is missing)
 	$(BIN)/logsight local
 
-lint: install
+lint: install ## ruff check and ruff format --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: install typecheck-infra
+typecheck: install typecheck-infra ## mypy --strict over the package, the handlers and the CDK app
 	$(BIN)/mypy
 
-unit: install
+unit: install ## the tests not marked slow
 	$(BIN)/pytest -m "not slow"
 
-test: lint typecheck test-clients sdk-test chromium
+test: lint typecheck test-clients sdk-test chromium ## lint, type checks and the whole test suite
 	$(BIN)/pytest
 
-bench: install
+bench: install ## benchmarks; results go to docs/benchmarks.md
+	$(BIN)/python -m bench.alerts
 	$(BIN)/python -m bench.run
 
 # Steady load for MINUTES (default 30, at most 240) with every process's memory sampled;
 # writes its own section of docs/benchmarks.md.
 MINUTES ?= 30
-bench-soak: install
+bench-soak: install ## MINUTES (30) of steady load, memory of every process over time
 	$(BIN)/python -m bench.soak --minutes $(MINUTES)
 
-bench-api: install
+bench-api: install ## the API's query benchmarks
 	$(BIN)/python -m bench.api_queries
 
-schema: install
+schema: install ## write the event format's JSON Schema (docs/event.schema.json)
 	$(BIN)/logsight schema
 
-clean:
+clean: ## remove the virtualenv, tools and caches
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache
 
 # ---- AWS (infra/): Lambda assets, offline synth, LocalStack -----------------------------------
@@ -113,29 +113,29 @@ clean:
 
 # One zip per function from manylinux arm64 wheels (no Docker); rebuilt only when sources or
 # locks change. Prints each asset's size against its budget.
-build: install
+build: install ## the Lambda assets (one zip per function, arm64)
 	$(BIN)/python -m infra.build
 
 # The CloudFormation template, offline and without credentials (STAGE=dev|prod).
 STAGE ?= dev
-synth: build
+synth: build ## the CloudFormation template, offline (STAGE=dev|prod)
 	rm -rf cdk.out
 	CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON='{"stage": "$(STAGE)"}' $(BIN)/python app.py
 	@echo "template: cdk.out/LogSight-$(STAGE).template.json"
 
 # mypy --strict over the CDK app (infra/ is outside the package mypy checks by default).
-typecheck-infra: install
+typecheck-infra: install ## mypy --strict over the CDK app
 	$(BIN)/mypy --strict --exclude 'infra/build/' infra app.py
 
 # Needs Docker and LOCALSTACK_AUTH_TOKEN (docs/deploy.md). cdklocal is aws-cdk-local (npm)
 # wrapping the CDK CLI, pinned here. The app builds the assets for this machine's architecture
 # (the Docker host's), not arm64: LocalStack runs the functions in local containers.
 CDKLOCAL := npx --yes -p aws-cdk@2.1148.1 -p aws-cdk-local@3.0.4 cdklocal
-localstack-deploy: install
+localstack-deploy: install ## deploy to LocalStack (Docker, LOCALSTACK_AUTH_TOKEN)
 	@test -n "$$LOCALSTACK_AUTH_TOKEN" || { echo "error: set LOCALSTACK_AUTH_TOKEN (docs/deploy.md#localstack)" >&2; exit 1; }
 	docker compose -f localstack/docker-compose.yml up -d --wait
 	AWS_DEFAULT_REGION=us-east-1 $(CDKLOCAL) bootstrap -c localstack=true
 	AWS_DEFAULT_REGION=us-east-1 $(CDKLOCAL) deploy -c localstack=true --require-approval never
 
-localstack-down:
+localstack-down: ## stop LocalStack and drop its volumes
 	docker compose -f localstack/docker-compose.yml down -v

@@ -30,9 +30,19 @@ from uuid import UUID
 import psycopg
 
 from bench.common import PG_ADMIN_URL, REPO, log, percentile
+from logsight.dashboard_schema import (
+    Dimension,
+    PropertyFilter,
+    WidgetFilters,
+    WidgetGroupBy,
+    WidgetMetric,
+    WidgetQuery,
+)
 from logsight.query import events as event_queries
+from logsight.query import impact as impact_queries
 from logsight.query import read_only
 from logsight.query import stats as stat_queries
+from logsight.query import widgets as widget_queries
 from logsight.query.timerange import bucket_edges, choose_bucket, minute_range, zone
 from logsight.storage.migrate import migrate
 from logsight.storage.partitions import PartitionManager
@@ -435,7 +445,63 @@ def run_queries(
 
             m, _ = measure(conn, label, 150, find, runs=runs)
             results.append(m)
+
+        results += _widget_and_impact_queries(conn, project_id, now, runs)
     return results, facts
+
+
+def _widget_and_impact_queries(
+    conn: psycopg.Connection, project_id: UUID, now: datetime, runs: int
+) -> list[Measured]:
+    """Dashboard widgets that the rollups cannot answer (environment, properties: counted from
+    the events), and an issue's impact (users, sessions, sessions reaching an event)."""
+    results: list[Measured] = []
+    start = now - timedelta(hours=24)
+    bucket = choose_bucket(start, now)
+    edges = bucket_edges(start, now, bucket, zone("UTC"))
+    widgets_asked = [
+        (
+            "widget 24 h, group by environment (events)",
+            WidgetQuery(group_by=WidgetGroupBy(by=Dimension.ENVIRONMENT)),
+        ),
+        (
+            "widget 24 h, name=checkout & prop.plan=pro & environment=production (events)",
+            WidgetQuery(
+                filters=WidgetFilters(
+                    name=["checkout"],
+                    environment=["production"],
+                    properties=[PropertyFilter(key="plan", values=["pro"])],
+                )
+            ),
+        ),
+        (
+            "widget 24 h, unique users by property plan (events)",
+            WidgetQuery(
+                metric=WidgetMetric.USERS,
+                group_by=WidgetGroupBy(by=Dimension.PROPERTY, key="plan"),
+            ),
+        ),
+    ]
+    for label, widget in widgets_asked:
+
+        def evaluate(c: Any, widget: WidgetQuery = widget) -> Any:
+            return widget_queries.evaluate(c, project_id, edges, bucket, widget)
+
+        m, _ = measure(conn, label, 1000, evaluate, runs=runs)
+        results.append(m)
+
+    # One of the bench's 500 issues (an error's fingerprint is the md5 of a number below 500).
+    fingerprint = conn.execute("SELECT md5('42')").fetchone()[0]  # type: ignore[index]
+    for label, span in (("24 h", timedelta(hours=24)), ("7 d", timedelta(days=7))):
+        lo, hi = minute_range(now - span, now)
+
+        def impact(c: Any, lo: datetime = lo, hi: datetime = hi) -> Any:
+            impact_queries.issue_reach(c, project_id, fingerprint, lo, hi)
+            return impact_queries.session_split(c, project_id, fingerprint, "checkout", lo, hi)
+
+        m, _ = measure(conn, f"issue impact {label}, event=checkout", 1000, impact, runs=runs)
+        results.append(m)
+    return results
 
 
 def report(

@@ -221,15 +221,15 @@ def suggestions(state: State) -> list[Suggestion]:
                         f"materializes every event three times: JSON → dicts (`decode`, "
                         f"{n(proc.get(f'decode_{TAG}'), 1)} µs), dicts → `EventRow` "
                         f"(`message_rows`, {n(proc.get(f'message_rows_{TAG}'), 1)} µs: UUID(), "
-                        f"fromisoformat(), fingerprint, user agent), `EventRow` → tuple with six "
-                        f"`orjson.dumps` (`copy_values`, {n(proc.get(f'copy_values_{TAG}'), 1)} "
-                        f"µs).",
+                        f"fromisoformat(), fingerprint, user agent, each JSON column serialized "
+                        f"once), `EventRow` → tuple, JSON columns decoded to text for COPY "
+                        f"(`copy_values`, {n(proc.get(f'copy_values_{TAG}'), 1)} µs).",
                         "Fix: `INSERT … SELECT … FROM unnest(%s::uuid[], %s::timestamptz[], …) "
                         "ON CONFLICT DO NOTHING RETURNING …` with column arrays passed in binary "
                         "(or one jsonb parameter per batch expanded by `jsonb_to_recordset`) "
                         "writes each row once and skips the text COPY formatter; pass JSON "
-                        "columns as `orjson.Fragment`/pre-serialized bytes taken from the "
-                        "message instead of dumping each column again. Every secondary index "
+                        "columns as the message's own bytes (binary jsonb) instead of "
+                        "serializing each column again. Every secondary index "
                         "on `events` is paid per row: keep only those the API's queries use.",
                         (
                             f"On this machine the goal of 30,000 events/s is above the bare "

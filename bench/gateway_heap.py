@@ -104,9 +104,9 @@ def main() -> None:
 def _measure(db: BenchDatabase, amqp_url: str, rounds: int, per_round: int) -> None:
     from bench.run import _purge
     from logsight.config import Settings
+    from logsight.ingest.sentry.dsn import dsn_for
     from logsight.local.gateway import Gateway, default_routes
     from logsight.queue.topology import ensure_topology
-    from logsight.sentry.dsn import dsn_for
     from logsight.storage.migrate import migrate
     from logsight.storage.projects import create_project
 

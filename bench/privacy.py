@@ -1,9 +1,10 @@
 """What scrubbing costs the processor per event: ``python -m bench.privacy``.
 
-Times ``Scrubber.row`` (the processor's only privacy call per event) on rows built the way the
-processor builds them: a Sentry error event as sentry-python sends it (frames with local
-variables, request headers and query string, breadcrumbs, contexts) mapped and normalized by
-the real code, a browser page view from the snippet, and the Sentry event with secrets planted.
+Times ``Scrubber.event`` (the processor's only privacy call per event, made before the row is
+built) on events made the way ingest makes them: a Sentry error event as sentry-python sends
+it (frames with local variables, request headers and query string, breadcrumbs, contexts)
+mapped and normalized by the real code, a browser page view from the snippet, and the Sentry
+event with secrets planted.
 Best of five rounds; the result goes to its own section of docs/benchmarks.md.
 """
 
@@ -20,12 +21,11 @@ from typing import Any
 
 from bench.soak_report import splice_section
 from logsight.ingest.normalize import Limits, normalize_event
+from logsight.ingest.sentry.mapping import map_event
 from logsight.privacy.identity import EmailMode, IpMode
 from logsight.privacy.scrubber import PrivacySettings, Scrubber
 from logsight.processing.rows import event_row
 from logsight.queue.message import EventMessage
-from logsight.sentry.mapping import map_event
-from logsight.storage.writer import EventRow
 
 REPO = Path(__file__).resolve().parents[1]
 HEADING = "## Privacy scrubbing"
@@ -145,10 +145,9 @@ def browser_pageview() -> dict[str, Any]:
     }
 
 
-def as_row(event: dict[str, Any]) -> EventRow:
-    received = datetime.now(UTC)
-    normalized = normalize_event(event, received_at=received, limits=LIMITS)
-    return event_row(EventMessage(uuid.uuid4(), received, "bench", [normalized]), normalized)
+def as_normalized(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as ingest queues it: what the processor scrubs before building its row."""
+    return dict(normalize_event(event, received_at=datetime.now(UTC), limits=LIMITS))
 
 
 def row_event(case: str) -> Callable[[], object]:
@@ -177,27 +176,27 @@ def best_us(work: Callable[[], object], repeat: int) -> float:
 
 
 def _scrub_costs(
-    settings: PrivacySettings, key: bytes, row: EventRow, repeat: int
+    settings: PrivacySettings, key: bytes, row: dict[str, Any], repeat: int
 ) -> tuple[float, float]:
     """(first sight, warm): every string new to the scrubber's text cache, or all seen before
     (key decisions cached in both, as in a running processor)."""
     scrubber = Scrubber(settings, key)
     sample = copy.deepcopy(row)
-    scrubber.row(sample)
+    scrubber.event(sample)
 
     def cold() -> None:
         scrubber._texts.clear()
-        scrubber.row(sample)
+        scrubber.event(sample)
 
-    return best_us(cold, repeat), best_us(lambda: scrubber.row(sample), repeat)
+    return best_us(cold, repeat), best_us(lambda: scrubber.event(sample), repeat)
 
 
 def measure(repeat: int) -> list[tuple[str, str, float, float]]:
     key = b"k" * 32
     cases = {
-        "Sentry error, no secrets": as_row(map_event(sentry_event(False))),
-        "Sentry error, 7 secrets planted": as_row(map_event(sentry_event(True))),
-        "browser page view": as_row(browser_pageview()),
+        "Sentry error, no secrets": as_normalized(map_event(sentry_event(False))),
+        "Sentry error, 7 secrets planted": as_normalized(map_event(sentry_event(True))),
+        "browser page view": as_normalized(browser_pageview()),
     }
     rules = {
         "defaults": PrivacySettings(),
@@ -218,8 +217,9 @@ def render(results: list[tuple[str, str, float, float]]) -> str:
     lines = [
         HEADING,
         "",
-        "`python -m bench.privacy`: the processor's privacy call (`Scrubber.row`) per event, on "
-        "rows built by the real mapping, normalization and row code; one thread, CPU time, best "
+        "`python -m bench.privacy`: the processor's privacy call (`Scrubber.event`, applied to "
+        "each event before its row is built) per event, on events made by the real mapping and "
+        "normalization code; one thread, CPU time, best "
         "of five rounds, key caches warm (as in a running processor). The reference rows time "
         "the processor's own per-event row building (user agent, grouping) in the same run, "
         "for scale.",
@@ -250,7 +250,7 @@ def render(results: list[tuple[str, str, float, float]]) -> str:
         "substring such as `PRIVATE KEY`, `earer` or `eyJ`, the length, the number of digits), "
         "so most strings meet no pattern at all; checksums run only on candidates; key "
         "decisions, short strings and addresses are cached per scrubber; an unchanged value is "
-        "returned as the same object, so an event with nothing to scrub is not copied. With "
+        "returned as the same object, so nothing inside an event with nothing to scrub is copied. With "
         "scrubbing off and e-mails and addresses stored, the processor does nothing at all. "
         "Next step if it matters: scrub the JSON text the writer produces for COPY in one pass "
         "instead of walking the objects.",

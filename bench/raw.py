@@ -21,8 +21,8 @@ import psycopg
 
 from bench.common import log
 from logsight.config import Settings
+from logsight.event import COLUMNS
 from logsight.queue.topology import shard_queue_arguments
-from logsight.storage.writer import COLUMNS
 
 RAW_EXCHANGE = "bench.raw"
 RAW_QUEUE = "bench.raw.q"

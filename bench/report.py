@@ -892,6 +892,7 @@ def method(state: State, plan: Plan) -> list[str]:
         ".venv/bin/python -m bench.report             # re-render the last run's page",
         "make bench-soak                              # 30 min of steady load, memory over time",
         "make bench-soak MINUTES=5                    # shorter",
+        ".venv/bin/python -m bench.alerts             # alert evaluation of 1,000 rules only",
         "```",
         "",
         "Sections: `imports`, `raw`, `processor`, `breakdown`, `ingest`, `e2e`, `memory`, "
@@ -899,7 +900,8 @@ def method(state: State, plan: Plan) -> list[str]:
         "wrk is installed with apt-get when missing; py-spy goes into a throwaway venv under "
         "/tmp. Each run creates `logsight_bench_*` / `logsight-bench-*` and drops them at the "
         "end. The soak writes only its own section of this page (and `make bench` keeps it); "
-        "see `python -m bench.soak --help` for its rate, bursts and sampling interval.",
+        "see `python -m bench.soak --help` for its rate, bursts and sampling interval. "
+        "`make bench` runs `bench.alerts` first; it too writes only its own section.",
         "",
     ]
 

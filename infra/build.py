@@ -318,16 +318,17 @@ def _install(requirements: list[str], target: Path, platform: str, constraints: 
 _TRIM_DIRS = {"__pycache__", "tests", "test"}
 _TRIM_SUFFIXES = (".pyi", ".pxd", ".pyx", ".c", ".h")
 # Alternatives that never load: zstandard imports its C backend (the cffi one is a fallback
-# for PyPy), and Powertools' Swagger UI bundle serves only its own event handler's docs page.
-_TRIM_GLOBS = (
-    "zstandard/_cffi.*.so",
-    "zstandard/backend_cffi.py",
+# for PyPy).
+_TRIM_GLOBS = ("zstandard/_cffi.*.so", "zstandard/backend_cffi.py")
+# Powertools' Swagger UI bundle: the api function serves it at /api/docs (logsight.api.docs);
+# the others never load it.
+_SWAGGER_UI_GLOBS = (
     "aws_lambda_powertools/event_handler/openapi/swagger_ui/*.js",
     "aws_lambda_powertools/event_handler/openapi/swagger_ui/*.css",
 )
 
 
-def _trim(target: Path) -> None:
+def _trim(target: Path, function: str) -> None:
     """Remove what never runs on Lambda: test suites, stubs, C sources, installer records."""
     for path in sorted(target.rglob("*"), reverse=True):
         if not path.exists():
@@ -340,7 +341,8 @@ def _trim(target: Path) -> None:
             path.unlink()
     if (target / "bin").exists():
         shutil.rmtree(target / "bin")
-    for pattern in _TRIM_GLOBS:
+    globs = _TRIM_GLOBS if function == "api" else _TRIM_GLOBS + _SWAGGER_UI_GLOBS
+    for pattern in globs:
         for path in target.glob(pattern):
             path.unlink()
     for name in RUNTIME_PROVIDED:
@@ -425,7 +427,7 @@ def build_function(
         staging = Path(tmp) / "asset"
         staging.mkdir()
         _install(requirements, staging, platform, _locked_constraints(Path(tmp)))
-        _trim(staging)
+        _trim(staging, function.name)
         _strip_debug_info(staging, platform)
         for path in _package_files():
             dest = staging / path.relative_to(SRC)

@@ -67,6 +67,9 @@ class StageConfig:
     database_secret_name: str = ""  # external only; default logsight/<stage>/database-url
     database_port: int = 5432  # external only: the port the functions may connect out to
     alarm_email: str = ""
+    # Sender of alert e-mails through Amazon SES (a verified identity); the alerts function may
+    # send only as this address when it is set.
+    alerts_email_from: str = ""
     public_url: str = ""  # a custom domain in front of CloudFront; default its own domain
     clerk_issuer_url: str = ""
     oidc_issuer_url: str = ""

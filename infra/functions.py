@@ -13,6 +13,7 @@ from constructs import Construct
 
 from infra.build import FUNCTIONS, asset_paths
 from infra.config import StageConfig
+from logsight.function_timeouts import TIMEOUT_SECONDS
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURES = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Architecture.X86_64}
@@ -29,17 +30,18 @@ class FunctionSpec:
     description: str
 
 
-# Timeouts follow the local runtime (logsight.local.functions) where it has one; API Gateway
-# stops waiting at 30 s, so the HTTP functions stay below that.
+def _spec(name: str, memory_mb: int, description: str) -> FunctionSpec:
+    # The local runtime runs the same handlers with the same timeouts.
+    return FunctionSpec(name, memory_mb, TIMEOUT_SECONDS[name], description)
+
+
 # Every one of them uses the database, so every one runs in the VPC (network.py).
 SPECS = {
-    "ingest": FunctionSpec("ingest", 512, 10, "HTTP → validated events → RabbitMQ"),
-    "processor": FunctionSpec("processor", 1024, 120, "Amazon MQ batches → PostgreSQL"),
-    "api": FunctionSpec("api", 1024, 29, "FastAPI: projects, keys, events, auth"),
-    "alerts": FunctionSpec(
-        "alerts", 512, 60, "Scheduled: maintenance, dead-letter re-drive, alert rules"
-    ),
-    "deploy": FunctionSpec("deploy", 512, 300, "Deploy step: migrations and topology"),
+    "ingest": _spec("ingest", 512, "HTTP → validated events → RabbitMQ"),
+    "processor": _spec("processor", 1024, "Amazon MQ batches → PostgreSQL"),
+    "api": _spec("api", 1024, "FastAPI: projects, keys, events, auth"),
+    "alerts": _spec("alerts", 512, "Scheduled: maintenance, dead-letter re-drive, alert rules"),
+    "deploy": _spec("deploy", 512, "Deploy step: migrations and topology"),
 }
 
 

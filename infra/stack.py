@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aws_cdk import Acknowledgment, CfnOutput, RemovalPolicy, SecretValue, Stack, Validations
+from aws_cdk import (
+    Acknowledgment,
+    ArnFormat,
+    CfnOutput,
+    RemovalPolicy,
+    SecretValue,
+    Stack,
+    Validations,
+)
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -51,8 +59,19 @@ class LogSightStack(Stack):
         first_admin = empty_secret(
             "FirstAdmin", "LogSight: the first administrator's e-mail and generated password"
         )
-        notifications = empty_secret(
-            "Notifications", "LogSight alert channels: Slack/webhook URLs, PagerDuty keys (JSON)"
+        # Its generated `key` encrypts alert channels' secrets in the database (the api seals
+        # them, the scheduled function opens them): logsight.alerting.secret_box.
+        notifications = secretsmanager.Secret(
+            self,
+            "Notifications",
+            description="LogSight: the key that encrypts alert channel secrets",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template="{}",  # noqa: S106 - the JSON the key goes into
+                generate_string_key="key",
+                password_length=64,
+                exclude_punctuation=True,
+            ),
+            removal_policy=removal,
         )
 
         network = None if config.localstack else Network(self, "Network", config=config)
@@ -106,8 +125,9 @@ class LogSightStack(Stack):
             if broker is not None:
                 broker.admit(network.function_sg)
 
-        # The scheduled function publishes too: it re-drives dead letters after an outage.
-        for name in ("ingest", "deploy", "alerts"):
+        # The scheduled function publishes too: it re-drives dead letters after an outage. The
+        # api reads the queues' depth for ingest health (a passive declare, nothing more).
+        for name in ("ingest", "deploy", "alerts", "api"):
             for key, value in broker_environment.items():
                 fns[name].add_environment(key, value)
         for key, value in auth_environment.items():
@@ -122,13 +142,31 @@ class LogSightStack(Stack):
         for name in fns:
             database.secret.grant_read(roles[name])
         if broker is not None:
-            for name in ("ingest", "deploy", "alerts"):
+            for name in ("ingest", "deploy", "alerts", "api"):
                 broker.secret.grant_read(roles[name])
         signing_keys.grant_read(roles["api"])
         signing_keys.grant_write(roles["api"])
         fns["api"].add_environment("LOGSIGHT_SIGNING_KEY_SECRET_ARN", signing_keys.secret_arn)
-        notifications.grant_read(roles["alerts"])
-        fns["alerts"].add_environment("LOGSIGHT_NOTIFICATIONS_SECRET_ARN", notifications.secret_arn)
+        for name in ("api", "alerts"):
+            notifications.grant_read(roles[name])
+            fns[name].add_environment("LOGSIGHT_NOTIFICATIONS_SECRET_ARN", notifications.secret_arn)
+        # Alert e-mails go through Amazon SES (SMTP is the one-machine transport).
+        fns["alerts"].add_environment("LOGSIGHT_ALERTS_EMAIL_TRANSPORT", "ses")
+        ses_send = iam.PolicyStatement(
+            actions=["ses:SendEmail", "ses:SendRawEmail"],
+            resources=[
+                Stack.of(self).format_arn(
+                    service="ses",
+                    resource="identity",
+                    resource_name="*",
+                    arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+                )
+            ],
+        )
+        if config.alerts_email_from:
+            fns["alerts"].add_environment("LOGSIGHT_ALERTS_EMAIL_FROM", config.alerts_email_from)
+            ses_send.add_condition("StringEquals", {"ses:FromAddress": config.alerts_email_from})
+        roles["alerts"].add_to_policy(ses_send)
 
         # LocalStack's free plan has no HTTP API (v2): function URLs stand in there.
         http = None
@@ -292,6 +330,14 @@ class LogSightStack(Stack):
         for name, function in functions.functions.items():
             if function.is_bound_to_vpc:
                 ack(functions.roles[name], "AwsSolutions-IAM5[Resource::*]", eni_reason)
+        ack(
+            functions.roles["alerts"],
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ses:<AWS::Region>:"
+            "<AWS::AccountId>:identity/*]",
+            "SES authorizes a send against the sender's identity and, in the SES sandbox, "
+            "each recipient's: recipients are alert channels' addresses, chosen at run time. "
+            "The sender is pinned with ses:FromAddress when alertsEmailFrom is set.",
+        )
         if delivery_policy is not None:
             ack(delivery_policy, "AwsSolutions-IAM5[Resource::*]", eni_reason)
         for function in functions.functions.values():

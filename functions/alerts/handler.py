@@ -1,8 +1,9 @@
-"""Scheduled function (EventBridge): storage maintenance, dead-letter re-drive; alert rules later.
+"""Scheduled function (EventBridge): storage maintenance, dead-letter re-drive, alert rules.
 
 Two schedules invoke it: ``logsight-maintenance`` (hourly: partitions ahead, retention) and
 ``logsight-alerts`` (every minute: dead letters that ran out of deliveries during an outage are
-sent back once the database answers; alert rules arrive with the alerts feature).
+sent back once the database answers, then every due alert rule is evaluated and its
+notifications delivered: logsight.alerting).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from logsight.alerting.scheduled import ScheduledAlerts, scheduled_time
 from logsight.config import get_settings
 from logsight.privacy.deletion import run_pending_jobs
 from logsight.queue.replay import Redriver
@@ -23,10 +25,11 @@ logger = Logger(service="alerts")
 
 MAINTENANCE_RULE_SUFFIX = "logsight-maintenance"
 _redriver: Redriver | None = None
+_alerts: ScheduledAlerts | None = None
 
 
 def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
-    global _redriver  # noqa: PLW0603 - one per execution environment, by design
+    global _redriver, _alerts  # noqa: PLW0603 - one per execution environment, by design
     scheduled = EventBridgeEvent(event)
     rule = scheduled.resources[0].rsplit("/", 1)[-1] if scheduled.resources else ""
     settings = get_settings()
@@ -43,11 +46,15 @@ def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, A
     if _redriver is None:
         _redriver = Redriver(settings)
     redriven = _redriver.run(time_left_of(context))
+    if _alerts is None:
+        _alerts = ScheduledAlerts(settings)
+    evaluated = _alerts.run(scheduled_time(event.get("time")))
+    logger.info("alerts done", **evaluated)
     # Deleting users' data (privacy jobs) is background work that cannot wait long.
     privacy_jobs = run_pending_jobs(settings.database_url) if settings.database_url else None
     return {
         "job": "alerts",
-        "rules_evaluated": 0,
+        **evaluated,
         "redriven": redriven.replayed if redriven else None,
         "privacy_jobs": privacy_jobs,
     }

@@ -3,7 +3,8 @@
 On AWS the functions receive secret ARNs, never the secrets themselves: the database URL, the
 broker credentials and the CloudFront origin secret are read here when ``get_settings`` first
 runs (Lambda init), through Powertools' parameters utility (which caches). Imported only when an
-ARN setting is present, so a process without them (the local runtime, tests) never loads boto3.
+ARN setting is present, so a process without them (the local runtime, tests) never loads boto3;
+it knows nothing of the settings class, so config imports it and not the other way round.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from aws_lambda_powertools.utilities.parameters import get_secret
 
-from logsight.config import Settings
-
 _DATABASE_SCHEMES = ("postgres://", "postgresql://")
 _AMQP_SCHEMES = ("amqp://", "amqps://")
 
@@ -24,7 +23,7 @@ class SecretFormatError(ValueError):
     pass
 
 
-def _secret_text(arn: str) -> str:
+def secret_text(arn: str) -> str:
     value = get_secret(arn)
     if isinstance(value, bytes):
         return value.decode()
@@ -78,18 +77,20 @@ def amqp_url_from_secret(text: str, endpoint_url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def resolve_secrets(settings: Settings) -> Settings:
-    """``settings`` with database_url, amqp_url and cloudfront_secret filled from the secrets
-    their ARNs name."""
+def resolve_secrets(
+    *,
+    database_url_secret_arn: str | None,
+    amqp_secret_arn: str | None,
+    amqp_url: str,
+    cloudfront_secret_arn: str | None,
+) -> dict[str, str]:
+    """The settings the given ARNs' secrets fill in (database_url, amqp_url and
+    cloudfront_secret); the broker's credentials go into ``amqp_url``, its endpoint."""
     updates: dict[str, str] = {}
-    if settings.database_url_secret_arn:
-        updates["database_url"] = database_url_from_secret(
-            _secret_text(settings.database_url_secret_arn)
-        )
-    if settings.amqp_secret_arn:
-        updates["amqp_url"] = amqp_url_from_secret(
-            _secret_text(settings.amqp_secret_arn), settings.amqp_url
-        )
-    if settings.cloudfront_secret_arn:
-        updates["cloudfront_secret"] = _secret_text(settings.cloudfront_secret_arn)
-    return settings.model_copy(update=updates) if updates else settings
+    if database_url_secret_arn:
+        updates["database_url"] = database_url_from_secret(secret_text(database_url_secret_arn))
+    if amqp_secret_arn:
+        updates["amqp_url"] = amqp_url_from_secret(secret_text(amqp_secret_arn), amqp_url)
+    if cloudfront_secret_arn:
+        updates["cloudfront_secret"] = secret_text(cloudfront_secret_arn)
+    return updates

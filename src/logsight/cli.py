@@ -150,12 +150,10 @@ def cmd_key_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_key_list(args: argparse.Namespace) -> int:
+    from logsight.storage.keys import project_keys
+
     with psycopg.connect(_database_url(_settings()), autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT public_key, label, allowed_origins, revoked_at FROM ingest_keys"
-            " WHERE project_id = %s ORDER BY created_at",
-            (_project_id(conn, args.project),),
-        ).fetchall()
+        rows = project_keys(conn, _project_id(conn, args.project))
     for key, label, origins, revoked in rows:
         state = f"revoked {revoked:%Y-%m-%d}" if revoked else "active"
         print(f"{key}  {state:<18} {label or '-':<12} {','.join(origins) or 'any origin'}")

@@ -286,6 +286,42 @@ class Settings(BaseSettings):
         default=900, ge=1, description="Window of the account and network failure counts."
     )
 
+    # Alerting (logsight.alerting; docs/alerts.md)
+    notifications_secret_arn: str | None = Field(
+        default=None,
+        description="Secrets Manager secret whose `key` encrypts alert channel secrets (AWS); "
+        "else DATA_DIR/keys/alerts.key.",
+    )
+    alerts_allowed_networks: str = Field(
+        default="",
+        description="Comma-separated addresses or CIDR networks alert notifications may reach "
+        "although private, loopback or link-local (internal webhooks; tests).",
+    )
+    alerts_http_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=30, description="Connect and read timeout of each notification."
+    )
+    alerts_delivery_attempts: int = Field(
+        default=3, ge=1, le=5, description="Attempts per notification and channel."
+    )
+    alerts_retry_backoff_seconds: float = Field(
+        default=1.0, ge=0, le=10, description="Wait before the second attempt; doubles after."
+    )
+    alerts_email_transport: str = Field(
+        default="smtp", pattern="^(smtp|ses)$", description="smtp (local) or ses (AWS)."
+    )
+    alerts_email_from: str = Field(
+        default="logsight@localhost", description="Sender of alert e-mails."
+    )
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP server for alert e-mails.")
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="Its port.")
+    alerts_pagerduty_url: str = Field(
+        default="https://events.pagerduty.com/v2/enqueue",
+        description="PagerDuty Events API v2 endpoint.",
+    )
+    alerts_telegram_url: str = Field(
+        default="https://api.telegram.org", description="Telegram Bot API base URL."
+    )
+
     @property
     def allowed_origin_list(self) -> list[str]:
         return [o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()]
@@ -314,5 +350,12 @@ def get_settings() -> Settings:
         # ingest cold start and the local runtime free of it.
         from logsight.aws_secrets import resolve_secrets
 
-        settings = resolve_secrets(settings)
+        settings = settings.model_copy(
+            update=resolve_secrets(
+                database_url_secret_arn=settings.database_url_secret_arn,
+                amqp_secret_arn=settings.amqp_secret_arn,
+                amqp_url=settings.amqp_url,
+                cloudfront_secret_arn=settings.cloudfront_secret_arn,
+            )
+        )
     return settings

@@ -116,3 +116,21 @@ def make_member(
     )
     token = api_tokens.issue(conn, user_id, name="test", scope=scope)  # type: ignore[arg-type]
     return Member(user_id, email, token.token, role)
+
+
+TEAM_ROLES = ("owner", "admin", "member", "viewer")
+
+
+def make_team(api: ApiCaller, conn: psycopg.Connection, project: str = "shop") -> dict[str, Any]:
+    """An organization with a member of every role and a project its owner created through the
+    API: ``{"org": id, "project": the created project, "owner": Member, ...}``."""
+    org_id = make_organization(conn)
+    members = {role: make_member(conn, org_id, role) for role in TEAM_ROLES}
+    created = api(
+        "POST",
+        "/api/projects",
+        token=members["owner"].token,
+        json={"organization_id": str(org_id), "name": project},
+    )
+    assert created.status == 201, created.body
+    return {"org": org_id, "project": created.body, **members}

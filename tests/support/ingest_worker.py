@@ -16,7 +16,7 @@ import orjson
 from logsight.apigw import HttpRequest
 from logsight.config import Settings
 from logsight.ingest.app import build_ingest_service
-from tests.ingest_helpers import api_request
+from tests.support.ingest import api_request
 
 
 def run(

@@ -15,12 +15,13 @@ import psycopg
 from logsight.privacy.deletion import queue_deletion
 from logsight.processing.batch import BatchProcessor
 from logsight.processing.records import records_from_event
+from logsight.storage import alerts
 from logsight.storage.db import Database
 from logsight.storage.keys import create_key
 from logsight.storage.projects import create_project
 from logsight.tenancy import api_tokens
-from tests.processor_helpers import message, rmq_event
 from tests.support.api import Member, make_member, make_organization
+from tests.support.processor import message, rmq_event
 
 ROLES = ("owner", "admin", "member", "viewer")
 QUEUE = "logsight.events.0"
@@ -42,6 +43,8 @@ class Tenant:
     dead_letter_id: int
     job_id: UUID
     event_ids: list[str]
+    # The default dashboard every project gets.
+    dashboard_id: UUID
     # Values nobody outside the tenant can know; any of them in a response is a leak.
     secrets: set[str] = field(default_factory=set)
 
@@ -58,6 +61,7 @@ class Tenant:
             "dead_letter_id": self.dead_letter_id,
             "job_id": self.job_id,
             "event_id": self.event_ids[0],
+            "dashboard_id": self.dashboard_id,
         }
 
 
@@ -113,6 +117,33 @@ def make_tenant(conn: psycopg.Connection, database_url: str, name: str | None = 
         "SELECT id FROM dead_letters WHERE project_id = %s", (project.id,)
     ).fetchone()
     assert letter is not None
+    board = conn.execute(
+        "SELECT id FROM dashboards WHERE project_id = %s", (project.id,)
+    ).fetchone()
+    assert board is not None
+    alert_recipient = f"alerts-{slug}@example.com"
+    channel_id = alerts.create_channel(
+        conn,
+        project.id,
+        name=f"channel-{slug}",
+        type="email",
+        config={"to": [alert_recipient]},
+        secret=None,
+    )
+    alerts.create_rule(
+        conn,
+        project.id,
+        {
+            "name": f"rule-{slug}",
+            "kind": "new_issue",
+            "condition": {"kind": "new_issue"},
+            "window_seconds": 300,
+            "interval_seconds": 60,
+            "cooldown_seconds": 3600,
+        },
+        [channel_id],
+        owner.user_id,
+    )
 
     # A privacy job (deleting a user nobody has: it would delete nothing if it ran).
     job_id = queue_deletion(
@@ -137,6 +168,7 @@ def make_tenant(conn: psycopg.Connection, database_url: str, name: str | None = 
         dead_letter_id=int(letter[0]),
         job_id=job_id,
         event_ids=event_ids,
+        dashboard_id=UUID(str(board[0])),
     )
     tenant.secrets = {
         slug,  # in the organization, project, event, key label and invitation
@@ -145,10 +177,12 @@ def make_tenant(conn: psycopg.Connection, database_url: str, name: str | None = 
         project.public_key,
         extra_key,
         invited,
+        alert_recipient,
         *(m.email for m in members.values()),
         *(str(m.user_id) for m in members.values()),
         *(m.token[:10] for m in members.values()),
         *event_ids,
+        str(board[0]),
     }
     return tenant
 

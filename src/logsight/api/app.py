@@ -7,12 +7,17 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 
 from logsight import __version__
-from logsight.api import errors, storable
+from logsight.api import docs, errors, storable
 from logsight.api.routers import (
+    alerts,
     audit,
     auth,
+    dashboards,
+    dead_letter_replay,
     dead_letters,
     events,
+    impact,
+    ingest_health,
     issues,
     keys,
     live,
@@ -29,6 +34,8 @@ from logsight.api.routers import (
 from logsight.api.services import ApiServices
 from logsight.config import Settings
 
+DOCS_URL = "/api/docs"
+
 # Mounted under /api; wellknown serves /.well-known at the root.
 ROUTERS = [
     auth.router,
@@ -42,9 +49,14 @@ ROUTERS = [
     audit.router,
     events.router,
     issues.router,
+    impact.router,
     stats.router,
+    dashboards.router,
     live.router,
     dead_letters.router,
+    dead_letter_replay.router,
+    ingest_health.router,
+    alerts.router,
     privacy.router,
 ]
 
@@ -54,7 +66,8 @@ def create_app(settings: Settings, services: ApiServices | None = None) -> FastA
         title="LogSight API",
         version=__version__,
         description="Projects, keys, events, statistics and everything about who may see what.",
-        docs_url="/api/docs",
+        # Served by logsight.api.docs from packaged files, not from a CDN.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
         # Every route, those added later too: text PostgreSQL cannot store is a 422.
@@ -66,6 +79,7 @@ def create_app(settings: Settings, services: ApiServices | None = None) -> FastA
     )
     app.state.services = services or ApiServices(settings)
     errors.install(app)
+    docs.install(app, DOCS_URL, "/api/openapi.json")
     for router in ROUTERS:
         app.include_router(router, prefix="/api")
     app.include_router(wellknown.router)
@@ -82,7 +96,7 @@ def create_app(settings: Settings, services: ApiServices | None = None) -> FastA
     @app.get("/docs", include_in_schema=False)
     def docs_redirect() -> RedirectResponse:
         # A path, never an absolute URL: the browser resolves it against the site it asked.
-        return RedirectResponse("/api/docs")
+        return RedirectResponse(DOCS_URL)
 
     @app.get("/api/health", tags=["health"], summary="Liveness")
     def health() -> dict[str, str]:

@@ -28,17 +28,12 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
-def _error(
-    status: int,
-    code: str,
-    message: str,
-    field: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    body: dict[str, Any] = {"code": code, "message": message}
-    if field is not None:
-        body["field"] = field
-    return JSONResponse({"error": body}, status_code=status, headers=headers)
+def _response(error: ApiError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status, headers=dict(error.headers))
+
+
+def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+    return _response(ApiError(status, code, message, field))
 
 
 _HTTP_CODES = {
@@ -57,7 +52,7 @@ _HTTP_CODES = {
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message, exc.field, dict(exc.headers))
+        return _response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -69,7 +64,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "error")
-        return _error(exc.status_code, code, str(exc.detail), None, getattr(exc, "headers", None))
+        headers = tuple((getattr(exc, "headers", None) or {}).items())
+        return _response(ApiError(exc.status_code, code, str(exc.detail), headers=headers))
 
     @app.exception_handler(psycopg.DataError)
     async def data_error(request: Request, exc: psycopg.DataError) -> JSONResponse:
@@ -95,11 +91,13 @@ def install(app: FastAPI) -> None:
         # Down, restarting or out of connections: the client may try again shortly.
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
         retry_after = str(request.app.state.services.settings.retry_after_seconds)
-        return _error(
-            503,
-            "database_unavailable",
-            "the database is unavailable; try again shortly",
-            headers={"retry-after": retry_after},
+        return _response(
+            ApiError(
+                503,
+                "database_unavailable",
+                "the database is unavailable; try again shortly",
+                headers=(("retry-after", retry_after),),
+            )
         )
 
 

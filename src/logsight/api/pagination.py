@@ -9,11 +9,13 @@ or sort order, is a 400 naming the cursor.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
+from fastapi import Query
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from logsight.api.storable import BIGINT_MAX, within_calendar
@@ -21,6 +23,7 @@ from logsight.errors import ApiError
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 class Page[T](BaseModel):
@@ -41,8 +44,14 @@ COUNT_ID: TypeAdapter[tuple[int, UUID]] = TypeAdapter(tuple[_Count, UUID], confi
 SERIAL: TypeAdapter[tuple[int]] = TypeAdapter(tuple[_Serial], config=_STRICT)
 
 
-def encode_cursor(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(values, default=str)).decode().rstrip("=")
+def encode_cursor(values: Sequence[Any]) -> str:
+    # orjson writes times in ISO 8601 with their offset and ids as text: what the shapes read.
+    return base64.urlsafe_b64encode(orjson.dumps(list(values), default=str)).decode().rstrip("=")
+
+
+def page[T](items: list[T], following: Sequence[Any] | None) -> Page[T]:
+    """A page of ``items``, with the cursor of the key its list continues after (if any)."""
+    return Page[T](data=items, next_cursor=None if following is None else encode_cursor(following))
 
 
 def decode_cursor[T](cursor: str | None, shape: TypeAdapter[T]) -> T | None:

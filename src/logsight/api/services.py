@@ -7,6 +7,7 @@ from psycopg_pool import ConnectionPool
 from logsight.auth.authenticator import Authenticator
 from logsight.auth.builtin import BuiltinIssuer
 from logsight.config import Settings
+from logsight.queue.depth import DepthCache
 
 
 class ApiServices:
@@ -15,6 +16,8 @@ class ApiServices:
         # Built once per environment; it loads signing keys and key sets on first use.
         self.authenticator = authenticator or Authenticator.from_settings(settings)
         self._pool: ConnectionPool | None = None
+        # Read from the broker on demand (ingest health), never at import.
+        self.queue_depths = DepthCache(settings)
 
     @property
     def builtin(self) -> BuiltinIssuer | None:

@@ -80,6 +80,10 @@ def password_hash_of(conn: psycopg.Connection, user_id: UUID) -> str | None:
     return row[0] if row else None
 
 
+def record_login(conn: psycopg.Connection, user_id: UUID) -> None:
+    conn.execute("UPDATE users SET last_login_at = now() WHERE id = %s", (user_id,))
+
+
 def set_password(conn: psycopg.Connection, user_id: UUID, password: str) -> None:
     conn.execute(
         "UPDATE users SET password_hash = %s WHERE id = %s", (hash_password(password), user_id)

@@ -102,19 +102,12 @@ def login(
     throttle.succeeded(conn, attempt)
     # Signing needs the key ring: load it before anything is written.
     issuer.keys.current()
-    with conn.transaction():
+    with audit.audited(conn, user.id, ip) as log:
         if user.password_hash and needs_rehash(user.password_hash):
             accounts.set_password(conn, user.id, password)
-        conn.execute("UPDATE users SET last_login_at = now() WHERE id = %s", (user.id,))
+        accounts.record_login(conn, user.id)
         refresh = sessions.start(conn, user.id, _lifetime(settings))
-        audit.record(
-            conn,
-            "auth.login",
-            actor_user_id=user.id,
-            target_type="session",
-            target_id=refresh.family_id,
-            ip=ip,
-        )
+        log.record("auth.login", "session", refresh.family_id)
     return _pair(issuer, user.id, user.email, refresh)
 
 
@@ -154,16 +147,9 @@ def logout(conn: psycopg.Connection, token: str, ip: str | None) -> None:
     if found is None:
         return
     user_id, family_id = found
-    with conn.transaction():
+    with audit.audited(conn, user_id, ip) as log:
         if sessions.revoke_family(conn, family_id):
-            audit.record(
-                conn,
-                "auth.logout",
-                actor_user_id=user_id,
-                target_type="session",
-                target_id=family_id,
-                ip=ip,
-            )
+            log.record("auth.logout", "session", family_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,32 +193,19 @@ def change_password(
         raise ApiError(400, "wrong_password", "the current password is wrong", "current_password")
     throttle.succeeded(conn, attempt)
     issuer.keys.current()
-    with conn.transaction():
+    with audit.audited(conn, who.user_id, ip) as log:
         accounts.set_password(conn, who.user_id, new)
         revoked = sessions.revoke_user(conn, who.user_id)
         # Scripts' tokens outlive sessions: whoever learnt the old password may have made one.
         tokens = api_tokens.revoke_all(conn, who.user_id) if revoke_api_tokens else []
         for token in tokens:
-            audit.record(
-                conn,
-                "token.revoked",
-                actor_user_id=who.user_id,
-                target_type="api_token",
-                target_id=token.id,
-                ip=ip,
-                details={"name": token.name, "prefix": token.prefix, "reason": "password_changed"},
-            )
+            reason = {"name": token.name, "prefix": token.prefix, "reason": "password_changed"}
+            log.record("token.revoked", "api_token", token.id, reason)
         refresh = sessions.start(conn, who.user_id, _lifetime(settings))
-        audit.record(
-            conn,
+        log.record(
             "user.password_changed",
-            actor_user_id=who.user_id,
-            target_type="user",
-            target_id=who.user_id,
-            ip=ip,
-            details={
-                "revoked_sessions": revoked,
-                "revoked_api_tokens": [str(t.id) for t in tokens],
-            },
+            "user",
+            who.user_id,
+            {"revoked_sessions": revoked, "revoked_api_tokens": [str(t.id) for t in tokens]},
         )
     return PasswordChanged(_pair(issuer, who.user_id, who.email, refresh), revoked, tokens)

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from logsight.event import NormalizedEvent
 from logsight.schemas import EventType, IncomingEvent, Level
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -209,7 +210,7 @@ def _validation_reject(exc: ValidationError) -> _Reject:
     return _Reject("invalid_field", field or "event", first["msg"])
 
 
-def normalize_event(raw: Any, *, received_at: datetime, limits: Limits) -> dict[str, Any]:
+def normalize_event(raw: Any, *, received_at: datetime, limits: Limits) -> NormalizedEvent:
     """Return the event as it will be queued; raise _Reject naming the field at fault."""
     if not isinstance(raw, dict):
         raise _Reject("invalid_event", "", "an event must be a JSON object")
@@ -266,8 +267,8 @@ def normalize_event(raw: Any, *, received_at: datetime, limits: Limits) -> dict[
 
 def normalize_batch(
     raw_events: list[Any], *, received_at: datetime, limits: Limits
-) -> tuple[list[dict[str, Any]], list[EventRejection]]:
-    accepted: list[dict[str, Any]] = []
+) -> tuple[list[NormalizedEvent], list[EventRejection]]:
+    accepted: list[NormalizedEvent] = []
     rejected: list[EventRejection] = []
     for index, raw in enumerate(raw_events):
         try:

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from logsight.function_timeouts import TIMEOUT_SECONDS
+
 Handler = Callable[[dict[str, Any], Any], Any]
 
 
@@ -22,7 +24,13 @@ class FunctionSpec:
         return handler
 
 
-INGEST = FunctionSpec("logsight-ingest", "functions.ingest.handler:handler", 10)
-PROCESSOR = FunctionSpec("logsight-processor", "functions.processor.handler:handler", 120)
-API = FunctionSpec("logsight-api", "functions.api.handler:handler", 29)
-ALERTS = FunctionSpec("logsight-alerts", "functions.alerts.handler:handler", 60)
+def _spec(name: str) -> FunctionSpec:
+    return FunctionSpec(
+        f"logsight-{name}", f"functions.{name}.handler:handler", TIMEOUT_SECONDS[name]
+    )
+
+
+INGEST = _spec("ingest")
+PROCESSOR = _spec("processor")
+API = _spec("api")
+ALERTS = _spec("alerts")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from logsight.errors import ApiError
 from logsight.ingest.service import SENTRY_ROUTE
 from logsight.local.context import LocalContext
 from logsight.local.functions import API, INGEST, FunctionSpec, Handler
@@ -40,7 +41,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 def _json(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
-    body = orjson.dumps({"error": {"code": code, "message": message}})
+    body = orjson.dumps(ApiError(status, code, message).body())
     return status, {"content-type": "application/json"}, body
 
 

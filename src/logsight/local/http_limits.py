@@ -32,6 +32,7 @@ import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from logsight.config import Settings
+from logsight.errors import ApiError
 
 # Request line bytes besides method and target: " HTTP/1.1\r\n", and each header's ": \r\n".
 _LINE_OVERHEAD = 11
@@ -66,7 +67,7 @@ def limited_protocol(limits: ConnectionLimits) -> type[LimitedHttpToolsProtocol]
 
 
 def _error_response(status: int, code: str, message: str) -> bytes:
-    body = orjson.dumps({"error": {"code": code, "message": message}})
+    body = orjson.dumps(ApiError(status, code, message).body())
     return b"".join(
         [
             STATUS_LINE[status],

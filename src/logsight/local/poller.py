@@ -13,10 +13,13 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import amqp
 
+from logsight.local.allocator import trim_heap
 from logsight.local.context import LocalContext
 from logsight.local.functions import FunctionSpec, Handler
 from logsight.local.payloads import rmq_event, rmq_message
@@ -33,6 +36,9 @@ MAX_BACKOFF_SECONDS = 30.0
 # the default limit's six attempts over about 30 s, and waits longer still as an outage drags on.
 RETRY_DELAY_SECONDS = 1.0
 MAX_RETRY_DELAY_SECONDS = 60.0
+# After a batch with at least this many bytes of bodies, the freed C heap goes back to the
+# system (logsight.local.allocator); smaller batches fit in what the last large one left.
+TRIM_AFTER_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -88,6 +94,7 @@ class QueuePoller:
         handler: Handler | None = None,
         retry_delay: float = RETRY_DELAY_SECONDS,
         max_retry_delay: float = MAX_RETRY_DELAY_SECONDS,
+        release_memory: Callable[[], object] = trim_heap,
     ) -> None:
         self.amqp_url = amqp_url
         self.queue = queue
@@ -97,6 +104,7 @@ class QueuePoller:
         self.retry_delay = retry_delay
         self.max_retry_delay = max_retry_delay
         self._handler = handler
+        self.release_memory = release_memory
         self.stats = PollerStats()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -175,6 +183,11 @@ class QueuePoller:
     def _invoke(
         self, channel: amqp.Channel, handler: Handler, messages: list[amqp.Message]
     ) -> None:
+        """Run the function on ``messages``, which it empties: the bodies live on only in the
+        event (base64, as AWS sends them) while the function runs, and nothing of the batch is
+        kept once it returns."""
+        tags = [m.delivery_info["delivery_tag"] for m in messages]
+        size = sum(len(m.body) for m in messages)
         event = rmq_event(
             self.queue,
             vhost_of(self.amqp_url),
@@ -187,7 +200,17 @@ class QueuePoller:
                 for m in messages
             ],
         )
-        last_tag = messages[-1].delivery_info["delivery_tag"]
+        messages.clear()
+        try:
+            self._call(channel, handler, event, tags)
+        finally:
+            del event
+            if size >= TRIM_AFTER_BYTES:
+                self.release_memory()
+
+    def _call(
+        self, channel: amqp.Channel, handler: Handler, event: dict[str, Any], tags: list[int]
+    ) -> None:
         try:
             handler(event, LocalContext(self.function.name, self.function.timeout_seconds))
         except Exception as exc:
@@ -200,20 +223,20 @@ class QueuePoller:
             log.warning(
                 "%s failed on a batch of %d (%r); requeued, next attempt in %.1fs",
                 self.function.name,
-                len(messages),
+                len(tags),
                 exc,
                 delay,
             )
             # basic.reject, one per message: py-amqp has no basic.nack (a RabbitMQ extension),
             # and each rejection counts against that message's delivery limit all the same.
-            for m in messages:
-                channel.basic_reject(m.delivery_info["delivery_tag"], requeue=True)
+            for tag in tags:
+                channel.basic_reject(tag, requeue=True)
             return
         self._failures = 0
         self._retry_at = 0.0
-        channel.basic_ack(last_tag, multiple=True)
+        channel.basic_ack(tags[-1], multiple=True)
         self.stats.batches += 1
-        self.stats.messages += len(messages)
+        self.stats.messages += len(tags)
 
 
 def run_pollers(pollers: list[QueuePoller], stop: threading.Event) -> None:

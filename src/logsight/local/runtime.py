@@ -30,11 +30,11 @@ import psycopg
 
 from logsight.auth.bootstrap import ensure_first_admin
 from logsight.config import Settings
+from logsight.ingest.sentry.dsn import dsn_for
 from logsight.local.embedded_postgres import EmbeddedPostgres
 from logsight.private_files import make_private_directory, write_private
 from logsight.queue.topology import ensure_topology
-from logsight.sentry.dsn import dsn_for
-from logsight.storage.keys import create_key
+from logsight.storage.keys import create_key, oldest_active_key
 from logsight.storage.migrate import migrate
 from logsight.storage.projects import create_project, find_project
 
@@ -127,14 +127,10 @@ def _default_project_key(conn: psycopg.Connection, settings: Settings) -> tuple[
             conn, DEFAULT_PROJECT, retention_days=settings.default_retention_days
         )
         return str(created.id), created.public_key
-    row = conn.execute(
-        "SELECT public_key FROM ingest_keys WHERE project_id = %s AND revoked_at IS NULL"
-        " ORDER BY created_at LIMIT 1",
-        (project_id,),
-    ).fetchone()
-    if row is None:
+    key = oldest_active_key(conn, project_id)
+    if key is None:
         return str(project_id), create_key(conn, project_id, label="default")
-    return str(project_id), str(row[0])
+    return str(project_id), key
 
 
 def restart_delay(history: list[float]) -> int:

@@ -1,4 +1,5 @@
-"""Where the processor scrubs: the rows it is about to write, and the raw bytes of dead letters.
+"""Where the processor scrubs: each event before its row is built, and the raw bytes of dead
+letters.
 
 Both use the project's rules (``POLICIES``); a dead letter of no known project gets the
 defaults. Dead letters keep their bytes so they can be replayed, so the bytes are scrubbed, not
@@ -9,6 +10,7 @@ that are not UTF-8 kept as they were.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -17,12 +19,14 @@ import psycopg
 
 from logsight.privacy.policies import POLICIES
 from logsight.privacy.scrubber import Scrubber
-from logsight.storage.writer import EventRow
 
 
-def scrub_rows(conn: psycopg.Connection, rows: list[EventRow]) -> list[EventRow]:
-    scrubbers = POLICIES.scrubbers(conn, {row.project_id for row in rows})
-    return [scrubbers[row.project_id].row(row) for row in rows]
+def event_scrubber(
+    conn: psycopg.Connection, project_id: UUID
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The project's rules as the processor applies them: to each event before its row is
+    built (the row holds its JSON already serialized)."""
+    return POLICIES.scrubber(conn, project_id).event
 
 
 def scrub_message(scrubber: Scrubber, raw: bytes) -> bytes:

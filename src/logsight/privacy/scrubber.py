@@ -22,7 +22,7 @@ id, timestamps, ids) are left as they are, except a user id that is an e-mail ad
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -30,7 +30,6 @@ import orjson
 from logsight.privacy.detectors import FILTERED, is_card_number, scrub_text
 from logsight.privacy.identity import EmailMode, Identities, IpMode, looks_like_email
 from logsight.privacy.keys import DEFAULT_SENSITIVE_KEYS, KeyRules, normalize_key
-from logsight.storage.writer import EventRow
 
 # Keys whose values carry client addresses (normalized form).
 IP_KEYS = frozenset(
@@ -109,38 +108,14 @@ class Scrubber:
         self._noop = (
             not settings.scrub and settings.email is EmailMode.STORE and settings.ip is IpMode.STORE
         )
-        self._row_fields: tuple[tuple[str, Any], ...] = (
-            ("message", self.text),
-            ("name", self.text),
-            ("user_id", self._user_id),
-            ("properties", self.value),
-            ("context", self.value),
-            ("user_traits", self._user),
-            ("error", self.value),
-            ("breadcrumbs", self.value),
-            ("culprit", self.text),
-        )
 
     # -- whole events -----------------------------------------------------------------------
 
-    def row(self, row: EventRow) -> EventRow:
-        """The row scrubbed; the same object when nothing in it had to change (the usual case,
-        and the cheap one: nothing is copied)."""
-        if self._noop:
-            return row
-        changed: dict[str, Any] = {}
-        for name, scrub in self._row_fields:
-            before = getattr(row, name)
-            if before is not None:
-                after = scrub(before)
-                if after is not before:
-                    changed[name] = after
-        if not changed:
-            return row
-        return replace(row, **changed)
-
     def event(self, event: dict[str, Any]) -> dict[str, Any]:
-        """A queued event (the JSON ingest published), scrubbed the same way as its row."""
+        """An event as ingest normalized and queued it, scrubbed; the same object when there
+        is nothing to do."""
+        if self._noop:
+            return event
         out = dict(event)
         for name in ("message", "name", "culprit"):
             if isinstance(out.get(name), str):

@@ -16,6 +16,8 @@ import hashlib
 import re
 from typing import Any
 
+from logsight.event import NormalizedEvent
+
 _UUID = re.compile(
     r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
 )
@@ -83,7 +85,7 @@ def _digest(parts: list[str]) -> str:
     return hashlib.sha1("\x1f".join(parts).encode(), usedforsecurity=False).hexdigest()
 
 
-def fingerprint(event: dict[str, Any]) -> str | None:
+def fingerprint(event: NormalizedEvent) -> str | None:
     """The group of an error event (None for other events without a client fingerprint)."""
     client = event.get("fingerprint")
     if client:
@@ -103,7 +105,7 @@ def fingerprint(event: dict[str, Any]) -> str | None:
     return _digest(["name", str(event.get("name") or "")])
 
 
-def culprit(event: dict[str, Any]) -> str | None:
+def culprit(event: NormalizedEvent) -> str | None:
     """Where it broke: the crash-site in-app frame, "module in function"."""
     error = event.get("error") or {}
     frames = in_app_frames(error)
@@ -119,7 +121,7 @@ def culprit(event: dict[str, Any]) -> str | None:
     return str(where or function or "") or None
 
 
-def title(event: dict[str, Any]) -> str:
+def title(event: NormalizedEvent) -> str:
     error = event.get("error") or {}
     error_type, value = error.get("type"), error.get("value")
     if error_type and value:

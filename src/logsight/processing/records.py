@@ -11,12 +11,19 @@ from aws_lambda_powertools.utilities.data_classes.rabbit_mq_event import RabbitM
 
 @dataclass(frozen=True, slots=True)
 class QueueRecord:
+    """One message of the batch. Its body stays in the event's base64 text until asked for:
+    the processor decodes one message at a time, so a batch is never held twice over."""
+
     queue: str
     vhost: str
-    raw: bytes
+    data: str  # base64, as the event carries it
     message_id: str | None = None
     redelivered: bool = False
     headers: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def raw(self) -> bytes:
+        return base64.b64decode(self.data)
 
     def header_text(self, name: str) -> str | None:
         return header_text(self.headers.get(name))
@@ -44,7 +51,7 @@ def records_from_event(event: dict[str, Any]) -> list[QueueRecord]:
                 QueueRecord(
                     queue=queue,
                     vhost=vhost or "/",
-                    raw=base64.b64decode(message.data),
+                    data=message.data,
                     message_id=properties.get("messageId"),
                     redelivered=bool(message.get("redelivered", False)),
                     headers=properties.get("headers") or {},

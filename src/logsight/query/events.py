@@ -11,35 +11,11 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-# Columns of a search result; the detail adds the JSON documents.
-LIST_COLUMNS = (
-    "event_id",
-    "timestamp",
-    "received_at",
-    "type",
-    "name",
-    "level",
-    "message",
-    "user_id",
-    "session_id",
-    "release",
-    "environment",
-    "fingerprint",
-    "browser",
-    "os",
-    "device",
-    "properties",
-)
-DETAIL_COLUMNS = (
-    *LIST_COLUMNS,
-    "context",
-    "user_traits",
-    "error",
-    "sdk",
-    "meta",
-    "breadcrumbs",
-    "culprit",
-)
+from logsight.event import DETAIL_COLUMNS, LIST_COLUMNS
+from logsight.query.keyset import Key, Order, Row, fetch
+
+# The primary key's order: each page is an index range scan.
+NEWEST_FIRST = Order(("timestamp", "event_id"), ("timestamp", "event_id"), descending=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +43,7 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _conditions(project_id: UUID, q: EventQuery) -> list[sql.Composable]:
+def conditions(project_id: UUID, q: EventQuery) -> list[sql.Composable]:
     where: list[sql.Composable] = [sql.SQL("project_id = {}").format(sql.Literal(project_id))]
     if q.start is not None:
         where.append(sql.SQL("timestamp >= {}").format(sql.Literal(q.start)))
@@ -103,33 +79,18 @@ def search(
     q: EventQuery,
     *,
     limit: int,
-    after: tuple[datetime, UUID] | None = None,
-) -> tuple[list[dict[str, Any]], tuple[datetime, UUID] | None]:
+    after: Key | None = None,
+) -> tuple[list[Row], Key | None]:
     """One page of events, newest first, and the key to continue after (None at the end).
 
     The order is the primary key's, (timestamp, event_id) descending, so each page is an index
     range scan and a page boundary never moves when newer events arrive.
     """
-    where = _conditions(project_id, q)
-    if after is not None:
-        where.append(
-            sql.SQL("(timestamp, event_id) < ({}, {})").format(
-                sql.Literal(after[0]), sql.Literal(after[1])
-            )
-        )
-    query = sql.SQL(
-        "SELECT {columns} FROM events WHERE {where}"
-        " ORDER BY timestamp DESC, event_id DESC LIMIT {limit}"
-    ).format(
+    query = sql.SQL("SELECT {columns} FROM events WHERE {where}").format(
         columns=sql.SQL(", ").join(map(sql.Identifier, LIST_COLUMNS)),
-        where=sql.SQL(" AND ").join(where),
-        limit=sql.Literal(limit + 1),
+        where=sql.SQL(" AND ").join(conditions(project_id, q)),
     )
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(query).fetchall()
-    page = rows[:limit]
-    following = (page[-1]["timestamp"], page[-1]["event_id"]) if len(rows) > limit else None
-    return page, following
+    return fetch(conn, query, NEWEST_FIRST, limit=limit, after=after)
 
 
 def get(

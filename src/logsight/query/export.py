@@ -16,7 +16,7 @@ from uuid import UUID
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from logsight.storage.writer import COLUMNS as WRITTEN_COLUMNS
+from logsight.event import COLUMNS as WRITTEN_COLUMNS
 
 # What the processor writes, but the project (it is the export's) and the SDK and meta details.
 EVENT_COLUMNS = tuple(c for c in WRITTEN_COLUMNS if c not in {"project_id", "sdk", "meta"})

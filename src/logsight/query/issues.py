@@ -14,7 +14,9 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from logsight.query.events import DETAIL_COLUMNS, like_pattern
+from logsight.event import DETAIL_COLUMNS
+from logsight.query.events import like_pattern
+from logsight.query.keyset import Key, Order, Row, fetch
 
 COLUMNS = (
     "id, project_id, fingerprint, title, culprit, error_type, level, first_seen, last_seen,"
@@ -35,6 +37,10 @@ class IssueSort(StrEnum):
     @property
     def by_time(self) -> bool:
         return self in (IssueSort.LAST_SEEN, IssueSort.FIRST_SEEN)
+
+    @property
+    def order(self) -> Order:
+        return Order((self.value, "id"), (self.value, "id"), descending=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,31 +81,14 @@ def search(
     sort: IssueSort,
     *,
     limit: int,
-    after: tuple[datetime | int, UUID] | None = None,
-) -> tuple[list[dict[str, Any]], tuple[datetime | int, UUID] | None]:
+    after: Key | None = None,
+) -> tuple[list[Row], Key | None]:
     """One page of issues by ``sort`` descending, and the key to continue after (None at the
     end): (the sort column's value, id) of the last issue."""
-    column = sql.Identifier(sort.value)
-    where = _conditions(project_id, filters)
-    if after is not None:
-        where.append(
-            sql.SQL("({}, id) < ({}, {})").format(
-                column, sql.Literal(after[0]), sql.Literal(after[1])
-            )
-        )
-    statement = sql.SQL(
-        "SELECT {cols} FROM issues WHERE {where} ORDER BY {col} DESC, id DESC LIMIT {limit}"
-    ).format(
-        cols=sql.SQL(COLUMNS),
-        where=sql.SQL(" AND ").join(where),
-        col=column,
-        limit=sql.Literal(limit + 1),
+    statement = sql.SQL("SELECT {cols} FROM issues WHERE {where}").format(
+        cols=sql.SQL(COLUMNS), where=sql.SQL(" AND ").join(_conditions(project_id, filters))
     )
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(statement).fetchall()
-    page = rows[:limit]
-    following = (page[-1][sort.value], page[-1]["id"]) if len(rows) > limit else None
-    return page, following
+    return fetch(conn, statement, sort.order, limit=limit, after=after)
 
 
 def get(conn: psycopg.Connection, project_id: UUID, issue_id: UUID) -> dict[str, Any] | None:

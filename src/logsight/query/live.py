@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from logsight.query.events import LIST_COLUMNS
+from logsight.event import LIST_COLUMNS
 
 SETTLE = timedelta(seconds=1)
 # The first poll, or one after a long pause, looks back at most this far.

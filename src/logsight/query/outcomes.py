@@ -30,3 +30,38 @@ def totals(
         (project_id, start, end),
     ).fetchall()
     return [OutcomeTotal(r[0], r[1], r[2], int(r[3])) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeSeries:
+    outcome: str
+    category: str
+    reason: str
+    values: list[int]
+
+    @property
+    def quantity(self) -> int:
+        return sum(self.values)
+
+
+def series(
+    conn: psycopg.Connection, project_id: UUID, edges: list[datetime]
+) -> list[OutcomeSeries]:
+    """Quantities per bucket [edges[i], edges[i+1]) by received time, zero-filled, for each
+    outcome, category and reason seen in the range (largest first)."""
+    n = len(edges) - 1
+    rows = conn.execute(
+        "SELECT width_bucket(received_at, %s::timestamptz[]), outcome, category, reason,"
+        " sum(quantity)::bigint FROM ingest_outcomes"
+        " WHERE project_id = %s AND received_at >= %s AND received_at < %s"
+        " GROUP BY 1, 2, 3, 4",
+        (edges, project_id, edges[0], edges[-1]),
+    ).fetchall()
+    found: dict[tuple[str, str, str], list[int]] = {}
+    for i, outcome, category, reason, quantity in rows:
+        if 1 <= i <= n:
+            found.setdefault((outcome, category, reason), [0] * n)[i - 1] += int(quantity)
+    return sorted(
+        (OutcomeSeries(*key, values) for key, values in found.items()),
+        key=lambda s: (-s.quantity, s.outcome, s.category, s.reason),
+    )

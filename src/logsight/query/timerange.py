@@ -16,6 +16,12 @@ DAY = timedelta(days=1)
 # Rollup buckets are aligned on this origin (UTC midnight), like time_bucket's.
 ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 
+# A request's range: 24 hours unless it says otherwise, at most ten years (nothing is kept
+# longer; it also keeps a summary's previous-period arithmetic within datetime's limits).
+DEFAULT_RANGE = timedelta(hours=24)
+MAX_RANGE = timedelta(days=3660)
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
+
 # The auto-chosen bucket gives at most this many points; an explicit one at most MAX_BUCKETS.
 TARGET_BUCKETS = 200
 MAX_BUCKETS = 1500
@@ -170,3 +176,30 @@ def minute_range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     if end <= start:
         raise ApiError(422, "invalid_field", "'to' must be after 'from'", "query.to")
     return floor_to(start, MINUTE), ceil_to(end, MINUTE)
+
+
+def request_range(
+    from_: datetime | None,
+    to: datetime | None,
+    tz: ZoneInfo,
+    default: timedelta = DEFAULT_RANGE,
+) -> tuple[datetime, datetime]:
+    """[from, to) of a request in UTC: ``to`` defaults to now and ``from`` to ``default``
+    before it; a range that is empty, too long or outside the calendar we keep is a 422 naming
+    the query parameter."""
+    end = aware(to, tz) if to is not None else datetime.now(tz)
+    start = aware(from_, tz) if from_ is not None else end - default
+    if end <= start:
+        raise ApiError(422, "invalid_field", "'to' must be after 'from'", "query.to")
+    if end - start > MAX_RANGE:
+        raise ApiError(
+            422, "invalid_field", f"the range may span at most {MAX_RANGE.days} days", "query.from"
+        )
+    if start.year < EARLIEST_YEAR or end.year > LATEST_YEAR:
+        raise ApiError(
+            422,
+            "invalid_field",
+            f"times must lie between {EARLIEST_YEAR} and {LATEST_YEAR}",
+            "query.from" if start.year < EARLIEST_YEAR else "query.to",
+        )
+    return start, end

@@ -13,6 +13,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 import psycopg
@@ -111,12 +112,35 @@ def create_key(
     allowed_origins: list[str] | None = None,
 ) -> str:
     public_key = new_public_key()
-    conn.execute(
-        "INSERT INTO ingest_keys (project_id, public_key, label, allowed_origins)"
-        " VALUES (%s, %s, %s, %s)",
-        (project_id, public_key, label, [o.rstrip("/") for o in allowed_origins or []]),
-    )
+    insert_key(conn, project_id, public_key, label, allowed_origins or [])
     return public_key
+
+
+def insert_key(
+    conn: psycopg.Connection, project_id: UUID, public_key: str, label: str, origins: list[str]
+) -> UUID:
+    row = conn.execute(
+        "INSERT INTO ingest_keys (project_id, public_key, label, allowed_origins)"
+        " VALUES (%s, %s, %s, %s) RETURNING id",
+        (project_id, public_key, label, [o.rstrip("/") for o in origins]),
+    ).fetchone()
+    assert row is not None
+    return UUID(str(row[0]))
+
+
+def update_key(
+    conn: psycopg.Connection, key_id: UUID, *, label: str | None, origins: list[str] | None
+) -> None:
+    """Change what is given (None: leave as is)."""
+    conn.execute(
+        "UPDATE ingest_keys SET label = coalesce(%s, label),"
+        " allowed_origins = coalesce(%s, allowed_origins) WHERE id = %s",
+        (label, origins, key_id),
+    )
+
+
+def revoke_key_id(conn: psycopg.Connection, key_id: UUID) -> None:
+    conn.execute("UPDATE ingest_keys SET revoked_at = now() WHERE id = %s", (key_id,))
 
 
 def revoke_key(conn: psycopg.Connection, public_key: str) -> bool:
@@ -125,3 +149,24 @@ def revoke_key(conn: psycopg.Connection, public_key: str) -> bool:
         (public_key,),
     )
     return cur.rowcount == 1
+
+
+def project_keys(
+    conn: psycopg.Connection, project_id: UUID
+) -> list[tuple[str, str, list[str], datetime | None]]:
+    """(public key, label, allowed origins, revoked at) of every key of the project, oldest
+    first."""
+    return conn.execute(
+        "SELECT public_key, label, allowed_origins, revoked_at FROM ingest_keys"
+        " WHERE project_id = %s ORDER BY created_at",
+        (project_id,),
+    ).fetchall()
+
+
+def oldest_active_key(conn: psycopg.Connection, project_id: UUID) -> str | None:
+    row = conn.execute(
+        "SELECT public_key FROM ingest_keys WHERE project_id = %s AND revoked_at IS NULL"
+        " ORDER BY created_at LIMIT 1",
+        (project_id,),
+    ).fetchone()
+    return None if row is None else str(row[0])

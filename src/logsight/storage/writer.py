@@ -22,7 +22,7 @@ advisory lock per project, in a fixed order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -30,40 +30,12 @@ from uuid import UUID
 import orjson
 import psycopg
 
+from logsight.event import COLUMNS
 from logsight.storage.issues import ISSUE_CTES
 from logsight.storage.issues import RETURNING_COLUMNS as ISSUE_RETURNING_COLUMNS
 from logsight.storage.mode import StorageMode
 from logsight.storage.partitions import PartitionManager
 
-COLUMNS = (
-    "project_id",
-    "event_id",
-    "timestamp",
-    "received_at",
-    "type",
-    "name",
-    "level",
-    "message",
-    "user_id",
-    "session_id",
-    "release",
-    "environment",
-    "fingerprint",
-    "browser",
-    "os",
-    "device",
-    "properties",
-    "context",
-    "user_traits",
-    "error",
-    "sdk",
-    "meta",
-    "breadcrumbs",
-    "culprit",
-)
-_JSON_COLUMNS = frozenset(
-    {"properties", "context", "user_traits", "error", "sdk", "meta", "breadcrumbs"}
-)
 _COLUMN_LIST = ", ".join(COLUMNS)
 
 _CREATE_STAGING = (
@@ -200,6 +172,16 @@ _STATEMENT = _INSERT_EVENTS_AND_ROLLUPS.encode()
 
 @dataclass(frozen=True, slots=True)
 class EventRow:
+    """One row of ``events`` (a field per column of logsight.event.COLUMNS, in its order), its
+    JSON columns already serialized (UTF-8).
+
+    Holding the serialized JSON rather than the parsed objects lets the processor drop each
+    message's parsed JSON as soon as its rows are built: a batch's rows then take about the
+    size of its messages, where parsed dicts take several times that. UTF-8 bytes rather than
+    ``str``: one non-Latin-1 character makes a ``str`` two or four bytes per character, and
+    COPY would then keep a UTF-8 copy inside it too.
+    """
+
     project_id: UUID
     event_id: UUID
     timestamp: datetime
@@ -216,31 +198,40 @@ class EventRow:
     browser: str | None
     os: str | None
     device: str | None
-    properties: dict[str, Any]
-    context: dict[str, Any] | None
-    user_traits: dict[str, Any] | None
-    error: dict[str, Any] | None
-    sdk: dict[str, Any] | None
-    meta: dict[str, Any] | None
-    breadcrumbs: list[dict[str, Any]] | None = None
+    properties: bytes
+    context: bytes | None
+    user_traits: bytes | None
+    error: bytes | None
+    sdk: bytes | None
+    meta: bytes | None
+    breadcrumbs: bytes | None = None
     culprit: str | None = None
+    # meta holds original_timestamp: ingest clamped the client's timestamp. Not a column:
+    # meta is kept serialized, so the writer cannot look inside it.
+    clamped: bool = field(default=False, metadata={"column": False})
 
     @property
     def stamped(self) -> bool:
         """The timestamp was assigned at ingest (none sent, or clamped), so a retried request
         gets another one."""
-        return self.timestamp == self.received_at or (
-            self.meta is not None and "original_timestamp" in self.meta
-        )
+        return self.timestamp == self.received_at or self.clamped
 
     def copy_values(self) -> tuple[Any, ...]:
-        values: list[Any] = []
-        for column in COLUMNS:
-            value = getattr(self, column)
-            if column in _JSON_COLUMNS and value is not None:
-                value = orjson.dumps(value).decode()
-            values.append(value)
-        return tuple(values)
+        # COPY's text format takes JSON as str (bytes would be written as bytea); each str
+        # lives only while its row is formatted.
+        return tuple(
+            value.decode() if isinstance(value, bytes) else value
+            for value in (getattr(self, column) for column in COLUMNS)
+        )
+
+
+def json_column(value: Any) -> bytes:
+    """A JSON value serialized once, in a buffer of its own size (orjson's keeps 4 KB)."""
+    return bytes(memoryview(orjson.dumps(value)))
+
+
+def optional_json_column(value: Any) -> bytes | None:
+    return None if value is None else json_column(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,9 @@ from uuid import UUID
 
 import psycopg
 
-from logsight.tenancy.access import Principal, Scope
+from logsight.errors import ApiError
+from logsight.tenancy.access import Access, Principal, Scope
+from logsight.tenancy.audit import audited
 
 TOKEN_PREFIX = "lst_"  # noqa: S105 - a public marker, not a secret
 
@@ -48,6 +50,37 @@ def issue(
     ).fetchone()
     assert row is not None
     return IssuedToken(row[0], token, prefix)
+
+
+def create(
+    access: Access, *, name: str, scope: Scope, expires_at: datetime | None, ip: str | None
+) -> IssuedToken:
+    """A token of the signed-in user (audited against the user: it belongs to no
+    organization)."""
+    access.require_write()
+    with audited(access.conn, access.user_id, ip) as log:
+        issued = issue(access.conn, access.user_id, name=name, scope=scope, expires_at=expires_at)
+        log.record(
+            "token.created",
+            "api_token",
+            issued.id,
+            {"name": name, "scope": scope, "prefix": issued.prefix},
+        )
+    return issued
+
+
+def revoke(access: Access, token_id: UUID, ip: str | None) -> None:
+    """Revoke one live token of the signed-in user."""
+    access.require_write()
+    with audited(access.conn, access.user_id, ip) as log:
+        row = access.conn.execute(
+            "UPDATE api_tokens SET revoked_at = now()"
+            " WHERE id = %s AND user_id = %s AND revoked_at IS NULL RETURNING name, token_prefix",
+            (token_id, access.user_id),
+        ).fetchone()
+        if row is None:
+            raise ApiError(404, "not_found", "token not found", "token_id")
+        log.record("token.revoked", "api_token", token_id, {"name": row[0], "prefix": row[1]})
 
 
 @dataclass(frozen=True, slots=True)

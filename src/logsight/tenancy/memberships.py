@@ -10,15 +10,13 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg.rows import dict_row
 
 from logsight.errors import ApiError
-from logsight.tenancy import audit
+from logsight.query import memberships as membership_queries
 from logsight.tenancy.access import Access, Role
+from logsight.tenancy.audit import audited
 
 INVITATION_DAYS = 7
-
-MEMBER_COLUMNS = "m.user_id, u.email, u.name, m.role, m.created_at AS joined_at, m.organization_id"
 
 
 def only_owners() -> ApiError:
@@ -57,15 +55,18 @@ def _target_role(conn: psycopg.Connection, organization_id: UUID, user_id: UUID)
 
 
 def member(conn: psycopg.Connection, organization_id: UUID, user_id: UUID) -> dict[str, Any]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            f"SELECT {MEMBER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id"
-            " WHERE m.organization_id = %s AND m.user_id = %s",
-            (organization_id, user_id),
-        ).fetchone()
+    row = membership_queries.member(conn, organization_id, user_id)
     if row is None:
         raise member_not_found()
     return row
+
+
+def add_owner(conn: psycopg.Connection, organization_id: UUID, user_id: UUID) -> None:
+    """The founder of a new organization (in its creating transaction)."""
+    conn.execute(
+        "INSERT INTO memberships (organization_id, user_id, role) VALUES (%s, %s, 'owner')",
+        (organization_id, user_id),
+    )
 
 
 def change_role(
@@ -73,7 +74,7 @@ def change_role(
 ) -> None:
     actor = Role(access.organization(organization_id, need=Role.ADMIN)["role"])
     conn = access.conn
-    with conn.transaction():
+    with audited(conn, access.user_id, ip, organization_id) as log:
         _lock(conn, organization_id)
         current = _target_role(conn, organization_id, user_id)
         if current is role:
@@ -86,15 +87,8 @@ def change_role(
             "UPDATE memberships SET role = %s WHERE organization_id = %s AND user_id = %s",
             (role.value, organization_id, user_id),
         )
-        audit.record(
-            conn,
-            "member.role_changed",
-            organization_id=organization_id,
-            actor_user_id=access.user_id,
-            target_type="user",
-            target_id=user_id,
-            ip=ip,
-            details={"from": current.value, "to": role.value},
+        log.record(
+            "member.role_changed", "user", user_id, {"from": current.value, "to": role.value}
         )
 
 
@@ -106,7 +100,7 @@ def remove(access: Access, organization_id: UUID, user_id: UUID, ip: str | None)
     )
     access.require_write()
     conn = access.conn
-    with conn.transaction():
+    with audited(conn, access.user_id, ip, organization_id) as log:
         _lock(conn, organization_id)
         current = _target_role(conn, organization_id, user_id)
         if current is Role.OWNER and not leaving and actor is not Role.OWNER:
@@ -117,15 +111,8 @@ def remove(access: Access, organization_id: UUID, user_id: UUID, ip: str | None)
             "DELETE FROM memberships WHERE organization_id = %s AND user_id = %s",
             (organization_id, user_id),
         )
-        audit.record(
-            conn,
-            "member.left" if leaving else "member.removed",
-            organization_id=organization_id,
-            actor_user_id=access.user_id,
-            target_type="user",
-            target_id=user_id,
-            ip=ip,
-            details={"role": current.value},
+        log.record(
+            "member.left" if leaving else "member.removed", "user", user_id, {"role": current.value}
         )
 
 
@@ -135,7 +122,7 @@ def invite(access: Access, organization_id: UUID, email: str, role: Role, ip: st
         raise only_owners()
     email = email.strip().lower()
     conn = access.conn
-    with conn.transaction():
+    with audited(conn, access.user_id, ip, organization_id) as log:
         _lock(conn, organization_id)
         already = conn.execute(
             "SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id"
@@ -157,15 +144,11 @@ def invite(access: Access, organization_id: UUID, email: str, role: Role, ip: st
             (organization_id, email, role.value, access.user_id, INVITATION_DAYS),
         ).fetchone()
         assert row is not None
-        audit.record(
-            conn,
+        log.record(
             "invitation.created",
-            organization_id=organization_id,
-            actor_user_id=access.user_id,
-            target_type="invitation",
-            target_id=row[0],
-            ip=ip,
-            details={"email": email, "role": role.value, "replaced": [str(r[0]) for r in replaced]},
+            "invitation",
+            row[0],
+            {"email": email, "role": role.value, "replaced": [str(r[0]) for r in replaced]},
         )
     return UUID(str(row[0]))
 
@@ -175,7 +158,7 @@ def revoke_invitation(
 ) -> None:
     access.organization(organization_id, need=Role.ADMIN)
     conn = access.conn
-    with conn.transaction():
+    with audited(conn, access.user_id, ip, organization_id) as log:
         row = conn.execute(
             "UPDATE invitations SET revoked_at = now()"
             " WHERE id = %s AND organization_id = %s AND accepted_at IS NULL"
@@ -184,15 +167,8 @@ def revoke_invitation(
         ).fetchone()
         if row is None:
             raise ApiError(404, "not_found", "invitation not found", "invitation_id")
-        audit.record(
-            conn,
-            "invitation.revoked",
-            organization_id=organization_id,
-            actor_user_id=access.user_id,
-            target_type="invitation",
-            target_id=invitation_id,
-            ip=ip,
-            details={"email": row[0], "role": row[1]},
+        log.record(
+            "invitation.revoked", "invitation", invitation_id, {"email": row[0], "role": row[1]}
         )
 
 
@@ -200,7 +176,7 @@ def accept(access: Access, invitation_id: UUID, ip: str | None) -> UUID:
     """Join the invitation's organization; returns its id. Only the invited address may."""
     access.require_write()
     conn = access.conn
-    with conn.transaction():
+    with audited(conn, access.user_id, ip) as log:
         found = conn.execute(
             "SELECT organization_id, role, expires_at <= now() FROM invitations"
             " WHERE id = %s AND lower(email) = lower(%s)"
@@ -226,14 +202,12 @@ def accept(access: Access, invitation_id: UUID, ip: str | None) -> UUID:
                 409, "already_member", "you are already a member of this organization", None
             )
         conn.execute("UPDATE invitations SET accepted_at = now() WHERE id = %s", (invitation_id,))
-        audit.record(
-            conn,
+        details = {"email": access.principal.email, "role": role}
+        log.record(
             "invitation.accepted",
+            "invitation",
+            invitation_id,
+            details,
             organization_id=organization_id,
-            actor_user_id=access.user_id,
-            target_type="invitation",
-            target_id=invitation_id,
-            ip=ip,
-            details={"email": access.principal.email, "role": role},
         )
     return UUID(str(organization_id))

@@ -13,6 +13,8 @@ import psycopg
 from psycopg import sql
 
 from logsight.storage.quotas import count_month_so_far
+from logsight.tenancy.access import Access, Role
+from logsight.tenancy.audit import audited
 
 QUOTA_COLUMNS = ("events_per_minute", "events_per_month", "key_events_per_second")
 
@@ -46,3 +48,15 @@ def set_project_quotas(
     )
     if changes.get("events_per_month"):
         count_month_so_far(conn, project_id)
+
+
+def update(
+    access: Access, project_id: UUID, changes: Mapping[str, int | None], ip: str | None
+) -> None:
+    """Set the named quotas of the project (admins; audited)."""
+    project = access.project(project_id, need=Role.ADMIN)
+    if not changes:
+        return
+    with audited(access.conn, access.user_id, ip, project["organization_id"]) as log:
+        set_project_quotas(access.conn, project_id, changes)
+        log.record("project.quotas_updated", "project", project_id, dict(changes))

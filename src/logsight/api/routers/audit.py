@@ -7,14 +7,13 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from psycopg.rows import dict_row
 from pydantic import BaseModel
 
 from logsight.api.deps import CurrentAccess
 from logsight.api.errors import ERROR_RESPONSES
-from logsight.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, encode_cursor
+from logsight.api.pagination import DEFAULT_LIMIT, SERIAL, Limit, Page, decode_cursor, page
+from logsight.query import audit as audit_queries
 from logsight.tenancy.access import Role
-from logsight.tenancy.listing import int_after, page_of
 
 router = APIRouter(
     prefix="/organizations/{organization_id}/audit", tags=["audit"], responses=ERROR_RESPONSES
@@ -47,36 +46,16 @@ def list_audit(
         ),
     ] = None,
     actor: Annotated[UUID | None, Query(description="Only what this user did.")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[AuditEntryPublic]:
     access.organization(organization_id, need=Role.ADMIN, reading=True)
-    where = ""
-    params: dict[str, Any] = {"org": organization_id, "limit": limit + 1}
-    if action is not None and action.endswith(".*"):
-        where += " AND starts_with(a.action, %(action)s)"
-        params["action"] = action[:-1]
-    elif action is not None:
-        where += " AND a.action = %(action)s"
-        params["action"] = action
-    if actor is not None:
-        where += " AND a.actor_user_id = %(actor)s"
-        params["actor"] = actor
-    after = int_after(cursor)
-    if after is not None:
-        where += " AND a.id < %(after)s"
-        params["after"] = after
-    with access.conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(
-            "SELECT a.id, a.created_at, a.action, a.actor_user_id, u.email AS actor_email,"
-            " a.target_type, a.target_id, a.ip, a.details"
-            " FROM audit_log a LEFT JOIN users u ON u.id = a.actor_user_id"
-            f" WHERE a.organization_id = %(org)s{where}"
-            " ORDER BY a.id DESC LIMIT %(limit)s",
-            params,
-        ).fetchall()
-    page, more = page_of(rows, limit)
-    return Page[AuditEntryPublic](
-        data=[AuditEntryPublic(**r) for r in page],
-        next_cursor=encode_cursor([page[-1]["id"]]) if more else None,
+    rows, following = audit_queries.entries(
+        access.conn,
+        organization_id,
+        action=action,
+        actor=actor,
+        limit=limit,
+        after=decode_cursor(cursor, SERIAL),
     )
+    return page([AuditEntryPublic(**r) for r in rows], following)

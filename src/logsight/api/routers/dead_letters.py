@@ -17,19 +17,25 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query
-from psycopg.rows import dict_row
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from logsight.api.deps import CurrentAccess, Services
 from logsight.api.errors import ERROR_RESPONSES
-from logsight.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, encode_cursor
+from logsight.api.pagination import (
+    DEFAULT_LIMIT,
+    TIME_SERIAL,
+    Limit,
+    Page,
+    decode_cursor,
+    page,
+)
 from logsight.api.storable import BIGINT_MAX
 from logsight.config import Settings
 from logsight.errors import ApiError
+from logsight.query import dead_letters as dead_letter_queries
 from logsight.queue.replay import RedriveState, redrive_state
 from logsight.tenancy.access import Role
-from logsight.tenancy.listing import page_of, time_int_after
 
 router = APIRouter(
     prefix="/projects/{project_id}/dead-letters", tags=["dead letters"], responses=ERROR_RESPONSES
@@ -90,41 +96,27 @@ def list_dead_letters(
     project_id: UUID,
     access: CurrentAccess,
     services: Services,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[DeadLetterSummary]:
     access.project(project_id, need=Role.ADMIN, reading=True)
-    after = time_int_after(cursor)
-    keyset = " AND (created_at, id) < (%(at)s, %(after)s)" if after else ""
-    with access.conn.cursor(row_factory=dict_row) as cur:
-        # Only the preview's bytes leave the database, not whole messages.
-        rows = cur.execute(
-            "SELECT id, project_id, created_at, reason, source, message_id,"
-            " octet_length(raw) AS size, substring(raw FROM 1 FOR %(preview)s) AS head, details,"
-            " replayed_at, redrive_attempts, redriven_at"
-            f" FROM dead_letters WHERE project_id = %(project)s{keyset}"
-            " ORDER BY created_at DESC, id DESC LIMIT %(limit)s",
-            {
-                "project": project_id,
-                "preview": PREVIEW_BYTES,
-                "limit": limit + 1,
-                "at": after[0] if after else None,
-                "after": after[1] if after else None,
-            },
-        ).fetchall()
-    page, more = page_of(rows, limit)
-    return Page[DeadLetterSummary](
-        data=[
+    rows, following = dead_letter_queries.summaries(
+        access.conn,
+        project_id,
+        head_bytes=PREVIEW_BYTES,
+        limit=limit,
+        after=decode_cursor(cursor, TIME_SERIAL),
+    )
+    return page(
+        [
             DeadLetterSummary(
                 **r,
                 preview=_text(r["head"], r["size"] <= PREVIEW_BYTES),
                 redrive=_redrive(r, services.settings),
             )
-            for r in page
+            for r in rows
         ],
-        next_cursor=(
-            encode_cursor([page[-1]["created_at"].isoformat(), page[-1]["id"]]) if more else None
-        ),
+        following,
     )
 
 
@@ -138,14 +130,9 @@ def get_dead_letter(
     services: Services,
 ) -> DeadLetterPublic:
     access.project(project_id, need=Role.ADMIN, reading=True)
-    with access.conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            "SELECT id, project_id, created_at, reason, source, message_id,"
-            " octet_length(raw) AS size, substring(raw FROM 1 FOR %s) AS raw, details,"
-            " replayed_at, redrive_attempts, redriven_at"
-            " FROM dead_letters WHERE id = %s AND project_id = %s",
-            (RAW_LIMIT_BYTES, dead_letter_id, project_id),
-        ).fetchone()
+    row = dead_letter_queries.get(
+        access.conn, project_id, dead_letter_id, raw_bytes=RAW_LIMIT_BYTES
+    )
     if row is None:
         raise ApiError(404, "not_found", "dead letter not found", "dead_letter_id")
     raw: bytes = row.pop("raw")

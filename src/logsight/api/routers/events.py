@@ -12,14 +12,7 @@ from pydantic import BaseModel, Field
 
 from logsight.api.deps import CurrentAccess
 from logsight.api.errors import ERROR_RESPONSES, ErrorResponse
-from logsight.api.pagination import (
-    DEFAULT_LIMIT,
-    MAX_LIMIT,
-    TIME_ID,
-    Page,
-    decode_cursor,
-    encode_cursor,
-)
+from logsight.api.pagination import DEFAULT_LIMIT, TIME_ID, Limit, Page, decode_cursor, page
 from logsight.api.storable import Time
 from logsight.errors import ApiError
 from logsight.query import events as event_queries
@@ -40,6 +33,17 @@ for each top-level key of the event's `properties`; the value is compared with t
 JSON value as text, so `prop.plan=pro`, `prop.seats=5` and `prop.trial=true` match the string
 "pro", the number 5 and the boolean true. Repeating a key means any of its values
 (`prop.plan=pro&prop.plan=team`); different keys must all match."""
+
+# What property_filters reads, declared for the OpenAPI document (FastAPI cannot).
+PROPERTY_PARAMETER: dict[str, Any] = {
+    "name": "prop",
+    "in": "query",
+    "required": False,
+    "style": "deepObject",
+    "explode": True,
+    "description": PROPERTY_FILTER_DOC,
+    "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+}
 
 _PROP = re.compile(r"^prop(?:\.(?P<dotted>.+)|\[(?P<bracketed>[^\]]+)\])$")
 MAX_PROPERTY_FILTERS = 20
@@ -120,19 +124,7 @@ ListParam = Annotated[list[str] | None, Query()]
         + "\n\nPages follow (timestamp, id) downwards: a page boundary does not move when "
         "new events arrive."
     ),
-    openapi_extra={
-        "parameters": [
-            {
-                "name": "prop",
-                "in": "query",
-                "required": False,
-                "style": "deepObject",
-                "explode": True,
-                "description": PROPERTY_FILTER_DOC,
-                "schema": {"type": "object", "additionalProperties": {"type": "string"}},
-            }
-        ]
-    },
+    openapi_extra={"parameters": [PROPERTY_PARAMETER]},
 )
 def list_events(
     project_id: UUID,
@@ -152,7 +144,7 @@ def list_events(
         str | None,
         Query(min_length=1, max_length=200, description="Substring of name or message."),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[EventSummary]:
     access.project(project_id)
@@ -177,12 +169,7 @@ def list_events(
         rows, following = event_queries.search(
             access.conn, project_id, query, limit=limit, after=after
         )
-    return Page[EventSummary](
-        data=[EventSummary.from_row(row) for row in rows],
-        next_cursor=encode_cursor([following[0].isoformat(), str(following[1])])
-        if following
-        else None,
-    )
+    return page([EventSummary.from_row(row) for row in rows], following)
 
 
 @router.get("/{event_id}", response_model=EventPublic, summary="One event with every field")

@@ -15,11 +15,11 @@ from logsight.api.errors import ERROR_RESPONSES
 from logsight.api.pagination import (
     COUNT_ID,
     DEFAULT_LIMIT,
-    MAX_LIMIT,
     TIME_ID,
+    Limit,
     Page,
     decode_cursor,
-    encode_cursor,
+    page,
 )
 from logsight.api.routers.events import EventPublic, EventSummary
 from logsight.api.storable import BIGINT_MAX, Time
@@ -28,9 +28,8 @@ from logsight.query import events as event_queries
 from logsight.query import issues as issue_queries
 from logsight.query.events import EventQuery
 from logsight.query.issues import IssueFilters, IssueSort
-from logsight.storage import issues as issue_writes
-from logsight.tenancy import audit
-from logsight.tenancy.access import Role, not_found
+from logsight.tenancy import issues as issue_workflow
+from logsight.tenancy.access import not_found
 
 router = APIRouter(
     prefix="/projects/{project_id}/issues", tags=["issues"], responses=ERROR_RESPONSES
@@ -166,7 +165,7 @@ def list_issues(
         str | None, Query(max_length=200, description="Text in the title or culprit.")
     ] = None,
     sort: IssueSort = IssueSort.LAST_SEEN,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[IssuePublic]:
     access.project(project_id)
@@ -178,21 +177,11 @@ def list_issues(
         text=query,
     )
     # A cursor holds the sort column's value: a cursor of another sort is refused.
-    after: tuple[datetime | int, UUID] | None = (
-        decode_cursor(cursor, TIME_ID) if sort.by_time else decode_cursor(cursor, COUNT_ID)
-    )
+    after = decode_cursor(cursor, TIME_ID) if sort.by_time else decode_cursor(cursor, COUNT_ID)
     rows, following = issue_queries.search(
         access.conn, project_id, filters, sort, limit=limit, after=after
     )
-    return Page[IssuePublic](
-        data=[IssuePublic(**r) for r in rows],
-        next_cursor=_cursor(following) if following else None,
-    )
-
-
-def _cursor(key: tuple[datetime | int, UUID]) -> str:
-    value, issue_id = key
-    return encode_cursor([value.isoformat() if isinstance(value, datetime) else value, issue_id])
+    return page([IssuePublic(**r) for r in rows], following)
 
 
 def _issue(access: CurrentAccess, project_id: UUID, issue_id: UUID) -> dict[str, Any]:
@@ -282,23 +271,19 @@ def issue_events(
     project_id: UUID,
     issue_id: UUID,
     access: CurrentAccess,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[EventSummary]:
     access.project(project_id)
     issue = _issue(access, project_id, issue_id)
-    after = decode_cursor(cursor, TIME_ID)
     rows, following = event_queries.search(
         access.conn,
         project_id,
         EventQuery(fingerprint=issue["fingerprint"]),
         limit=limit,
-        after=after,
+        after=decode_cursor(cursor, TIME_ID),
     )
-    return Page[EventSummary](
-        data=[EventSummary.from_row(r) for r in rows],
-        next_cursor=encode_cursor([following[0].isoformat(), following[1]]) if following else None,
-    )
+    return page([EventSummary.from_row(r) for r in rows], following)
 
 
 @router.get(
@@ -322,30 +307,15 @@ def _apply_status(
     update: IssueStatusUpdate,
     ip: str | None,
 ) -> list[UUID]:
-    project = access.project(project_id, need=Role.MEMBER)
-    status = update.status.value
-    with access.conn.transaction():
-        updated = issue_writes.set_status(
-            access.conn,
-            project_id,
-            ids,
-            status,
-            user_id=access.user_id,
-            ignore_until=update.ignore_until,
-            ignore_count=update.ignore_count,
-        )
-        if updated:
-            audit.record(
-                access.conn,
-                f"issue.{status}",
-                organization_id=project["organization_id"],
-                actor_user_id=access.user_id,
-                target_type="issue",
-                target_id=updated[0] if len(updated) == 1 else None,
-                ip=ip,
-                details={"issues": [str(i) for i in updated], "project_id": str(project_id)},
-            )
-    return updated
+    return issue_workflow.set_status(
+        access,
+        project_id,
+        ids,
+        update.status.value,
+        ignore_until=update.ignore_until,
+        ignore_count=update.ignore_count,
+        ip=ip,
+    )
 
 
 @router.patch("/{issue_id}", response_model=IssuePublic, summary="Resolve, ignore or reopen")

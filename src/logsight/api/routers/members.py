@@ -8,31 +8,22 @@ Anyone may leave. Invitations are accepted by the signed-in user whose email the
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response, status
-from psycopg.rows import dict_row
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
 from logsight.api.deps import ClientIp, CurrentAccess
 from logsight.api.errors import ERROR_RESPONSES
-from logsight.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from logsight.api.fields import Email
+from logsight.api.pagination import DEFAULT_LIMIT, TIME_ID, Limit, Page, decode_cursor, page
 from logsight.api.routers.organizations import OrganizationPublic
 from logsight.errors import ApiError
+from logsight.query import memberships as membership_queries
 from logsight.tenancy import memberships
 from logsight.tenancy.access import Access, Role
-from logsight.tenancy.listing import (
-    Email,
-    after_clause,
-    page_of,
-    time_id_after,
-    time_id_cursor,
-)
 
 router = APIRouter(responses=ERROR_RESPONSES)
-
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 class MemberUpdate(BaseModel):
@@ -85,20 +76,10 @@ def list_members(
     cursor: str | None = None,
 ) -> Page[MemberPublic]:
     access.organization(organization_id)
-    where, params = after_clause(time_id_after(cursor), "m.created_at", "m.user_id")
-    with access.conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(
-            f"SELECT {memberships.MEMBER_COLUMNS}"
-            " FROM memberships m JOIN users u ON u.id = m.user_id"
-            f" WHERE m.organization_id = %(org)s{where}"
-            " ORDER BY m.created_at, m.user_id LIMIT %(limit)s",
-            {"org": organization_id, "limit": limit + 1, **params},
-        ).fetchall()
-    page, more = page_of(rows, limit)
-    return Page[MemberPublic](
-        data=[MemberPublic(**r) for r in page],
-        next_cursor=time_id_cursor(page[-1], "joined_at", "user_id") if more else None,
+    rows, following = membership_queries.members(
+        access.conn, organization_id, limit=limit, after=decode_cursor(cursor, TIME_ID)
     )
+    return page([MemberPublic(**r) for r in rows], following)
 
 
 @router.patch(
@@ -146,12 +127,7 @@ def create_invitation(
 
 
 def _invitation(access: Access, organization_id: UUID, invitation_id: UUID) -> InvitationPublic:
-    with access.conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            "SELECT id, organization_id, email, role, invited_by, created_at, expires_at"
-            " FROM invitations WHERE id = %s AND organization_id = %s",
-            (invitation_id, organization_id),
-        ).fetchone()
+    row = membership_queries.invitation(access.conn, organization_id, invitation_id)
     if row is None:
         raise ApiError(404, "not_found", "invitation not found", "invitation_id")
     return InvitationPublic(**row)
@@ -170,20 +146,10 @@ def list_invitations(
     cursor: str | None = None,
 ) -> Page[InvitationPublic]:
     access.organization(organization_id, need=Role.ADMIN, reading=True)
-    where, params = after_clause(time_id_after(cursor), "created_at", "id")
-    with access.conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(
-            "SELECT id, organization_id, email, role, invited_by, created_at, expires_at"
-            " FROM invitations WHERE organization_id = %(org)s AND accepted_at IS NULL"
-            f" AND revoked_at IS NULL AND expires_at > now(){where}"
-            " ORDER BY created_at, id LIMIT %(limit)s",
-            {"org": organization_id, "limit": limit + 1, **params},
-        ).fetchall()
-    page, more = page_of(rows, limit)
-    return Page[InvitationPublic](
-        data=[InvitationPublic(**r) for r in page],
-        next_cursor=time_id_cursor(page[-1]) if more else None,
+    rows, following = membership_queries.invitations(
+        access.conn, organization_id, limit=limit, after=decode_cursor(cursor, TIME_ID)
     )
+    return page([InvitationPublic(**r) for r in rows], following)
 
 
 @router.delete(
@@ -208,23 +174,10 @@ def revoke_invitation(
 def my_invitations(
     access: CurrentAccess, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None
 ) -> Page[InvitationForMe]:
-    where, params = after_clause(time_id_after(cursor), "i.created_at", "i.id")
-    with access.conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(
-            "SELECT i.id, i.organization_id, o.name AS organization_name, i.role,"
-            " inviter.email AS invited_by_email, i.created_at, i.expires_at"
-            " FROM invitations i JOIN organizations o ON o.id = i.organization_id"
-            " LEFT JOIN users inviter ON inviter.id = i.invited_by"
-            " WHERE lower(i.email) = lower(%(email)s) AND i.accepted_at IS NULL"
-            f" AND i.revoked_at IS NULL AND i.expires_at > now(){where}"
-            " ORDER BY i.created_at, i.id LIMIT %(limit)s",
-            {"email": access.principal.email, "limit": limit + 1, **params},
-        ).fetchall()
-    page, more = page_of(rows, limit)
-    return Page[InvitationForMe](
-        data=[InvitationForMe(**r) for r in page],
-        next_cursor=time_id_cursor(page[-1]) if more else None,
+    rows, following = membership_queries.invitations_to(
+        access.conn, access.principal.email, limit=limit, after=decode_cursor(cursor, TIME_ID)
     )
+    return page([InvitationForMe(**r) for r in rows], following)
 
 
 @router.post(

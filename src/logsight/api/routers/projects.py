@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
 from logsight.api.deps import ClientIp, CurrentAccess, Services
 from logsight.api.errors import ERROR_RESPONSES
-from logsight.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, encode_cursor
-from logsight.errors import ApiError
-from logsight.sentry.dsn import dsn_for
-from logsight.storage.keys import create_key
-from logsight.storage.projects import slugify
-from logsight.tenancy import audit
+from logsight.api.pagination import DEFAULT_LIMIT, TIME_ID, Limit, Page, decode_cursor, page
+from logsight.ingest.sentry.dsn import dsn_for
+from logsight.query import keyset
+from logsight.tenancy import projects
 from logsight.tenancy.access import Role
-from logsight.tenancy.listing import time_id_after
 
 router = APIRouter(prefix="/projects", tags=["projects"], responses=ERROR_RESPONSES)
 
@@ -66,23 +63,16 @@ def list_projects(
     access: CurrentAccess,
     svc: Services,
     organization_id: UUID | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[ProjectPublic]:
     rows = access.projects(organization_id)
-    after = time_id_after(cursor)
+    after = decode_cursor(cursor, TIME_ID)
     if after is not None:
         # Listed by (created_at, id): Python orders UUIDs as PostgreSQL does, by their bytes.
         rows = [r for r in rows if (r["created_at"], r["id"]) > after]
-    page = rows[:limit]
-    next_cursor = (
-        encode_cursor([page[-1]["created_at"].isoformat(), str(page[-1]["id"])])
-        if len(rows) > limit
-        else None
-    )
-    return Page[ProjectPublic](
-        data=[public(r, svc.settings.public_url) for r in page], next_cursor=next_cursor
-    )
+    shown, following = keyset.page(rows, limit, lambda r: (r["created_at"], r["id"]))
+    return page([public(r, svc.settings.public_url) for r in shown], following)
 
 
 @router.post(
@@ -94,35 +84,11 @@ def list_projects(
 def create_project(
     body: ProjectCreate, access: CurrentAccess, svc: Services, ip: ClientIp
 ) -> ProjectCreated:
-    org = access.organization(body.organization_id, need=Role.ADMIN)
-    retention = body.retention_days or 30
-    conn = access.conn
-    with conn.transaction():
-        slug = slugify(body.name)
-        taken = conn.execute(
-            "SELECT 1 FROM projects WHERE organization_id = %s AND slug = %s", (org["id"], slug)
-        ).fetchone()
-        if taken:
-            raise ApiError(409, "conflict", f"a project named {slug!r} exists", "name")
-        row = conn.execute(
-            "INSERT INTO projects (organization_id, name, slug, retention_days)"
-            " VALUES (%s, %s, %s, %s) RETURNING id",
-            (org["id"], body.name, slug, retention),
-        ).fetchone()
-        assert row is not None
-        key = create_key(conn, row[0], label="default")
-        audit.record(
-            conn,
-            "project.created",
-            organization_id=org["id"],
-            actor_user_id=access.user_id,
-            target_type="project",
-            target_id=row[0],
-            ip=ip,
-            details={"name": body.name},
-        )
-    project = access.project(row[0])
-    return ProjectCreated(**public(project, svc.settings.public_url).model_dump(), ingest_key=key)
+    project_id, key = projects.create(
+        access, body.organization_id, body.name, body.retention_days, ip
+    )
+    project = public(access.project(project_id), svc.settings.public_url)
+    return ProjectCreated(**project.model_dump(), ingest_key=key)
 
 
 @router.get("/{project_id}", response_model=ProjectPublic, summary="One project")
@@ -134,48 +100,11 @@ def get_project(project_id: UUID, access: CurrentAccess, svc: Services) -> Proje
 def update_project(
     project_id: UUID, body: ProjectUpdate, access: CurrentAccess, svc: Services, ip: ClientIp
 ) -> ProjectPublic:
-    project = access.project(project_id, need=Role.ADMIN)
-    changes = body.model_dump(exclude_none=True)
-    if changes:
-        conn = access.conn
-        with conn.transaction():
-            conn.execute(
-                "UPDATE projects SET name = coalesce(%s, name),"
-                " retention_days = coalesce(%s, retention_days) WHERE id = %s",
-                (body.name, body.retention_days, project_id),
-            )
-            audit.record(
-                conn,
-                "project.updated",
-                organization_id=project["organization_id"],
-                actor_user_id=access.user_id,
-                target_type="project",
-                target_id=project_id,
-                ip=ip,
-                details=changes,
-            )
+    projects.update(access, project_id, body.model_dump(exclude_none=True), ip)
     return public(access.project(project_id), svc.settings.public_url)
 
 
 @router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a project")
 def delete_project(project_id: UUID, access: CurrentAccess, ip: ClientIp) -> Response:
-    project = access.project(project_id, need=Role.ADMIN)
-    conn = access.conn
-    with conn.transaction():
-        conn.execute("DELETE FROM projects WHERE id = %s", (project_id,))
-        # Its events and rollups go in the background (logsight maintain), not in this request.
-        conn.execute(
-            "INSERT INTO deleted_projects (project_id) VALUES (%s) ON CONFLICT DO NOTHING",
-            (project_id,),
-        )
-        audit.record(
-            conn,
-            "project.deleted",
-            organization_id=project["organization_id"],
-            actor_user_id=access.user_id,
-            target_type="project",
-            target_id=project_id,
-            ip=ip,
-            details={"name": project["name"]},
-        )
+    projects.delete(access, project_id, ip)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

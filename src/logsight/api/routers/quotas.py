@@ -15,9 +15,8 @@ from pydantic import BaseModel, Field
 from logsight.api.deps import ClientIp, CurrentAccess, Services
 from logsight.api.errors import ERROR_RESPONSES
 from logsight.config import Settings
-from logsight.tenancy import audit
-from logsight.tenancy.access import Role
-from logsight.tenancy.quotas import project_quotas, set_project_quotas
+from logsight.tenancy import quotas
+from logsight.tenancy.quotas import project_quotas
 
 router = APIRouter(
     prefix="/projects/{project_id}/quotas", tags=["quotas"], responses=ERROR_RESPONSES
@@ -78,20 +77,5 @@ def get_quotas(project_id: UUID, access: CurrentAccess, svc: Services) -> Quotas
 def update_quotas(
     project_id: UUID, body: QuotaSettings, access: CurrentAccess, svc: Services, ip: ClientIp
 ) -> QuotasPublic:
-    project = access.project(project_id, need=Role.ADMIN)
-    changes = body.model_dump(include=body.model_fields_set)
-    if changes:
-        conn = access.conn
-        with conn.transaction():
-            set_project_quotas(conn, project_id, changes)
-            audit.record(
-                conn,
-                "project.quotas_updated",
-                organization_id=project["organization_id"],
-                actor_user_id=access.user_id,
-                target_type="project",
-                target_id=project_id,
-                ip=ip,
-                details=changes,
-            )
+    quotas.update(access, project_id, body.model_dump(include=body.model_fields_set), ip)
     return _public(project_quotas(access.conn, project_id), svc.settings)

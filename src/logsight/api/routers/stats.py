@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -18,11 +17,17 @@ from logsight.query import outcomes as outcome_queries
 from logsight.query import read_only
 from logsight.query import stats as stat_queries
 from logsight.query.stats import Filters, GroupBy, Metric
-from logsight.query.timerange import Bucket, aware, bucket_edges, choose_bucket, minute_range, zone
+from logsight.query.timerange import (
+    Bucket,
+    bucket_edges,
+    choose_bucket,
+    minute_range,
+    request_range,
+    zone,
+)
 
 router = APIRouter(prefix="/projects/{project_id}/stats", tags=["stats"], responses=QUERY_RESPONSES)
 
-DEFAULT_RANGE = timedelta(hours=24)
 MAX_TOP = 20
 
 TimeParam = Annotated[
@@ -118,31 +123,6 @@ class OutcomesPublic(BaseModel):
     model_config = {"populate_by_name": True}
 
 
-MAX_RANGE = timedelta(days=3660)
-EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
-
-
-def _range(from_: datetime | None, to: datetime | None, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    end = aware(to, tz) if to is not None else datetime.now(tz)
-    start = aware(from_, tz) if from_ is not None else end - DEFAULT_RANGE
-    if end <= start:
-        raise ApiError(422, "invalid_field", "'to' must be after 'from'", "query.to")
-    # Nothing is kept longer than ten years; bounding the range also keeps the previous-period
-    # arithmetic of summaries within datetime's limits.
-    if end - start > MAX_RANGE:
-        raise ApiError(
-            422, "invalid_field", f"the range may span at most {MAX_RANGE.days} days", "query.from"
-        )
-    if start.year < EARLIEST_YEAR or end.year > LATEST_YEAR:
-        raise ApiError(
-            422,
-            "invalid_field",
-            f"times must lie between {EARLIEST_YEAR} and {LATEST_YEAR}",
-            "query.from" if start.year < EARLIEST_YEAR else "query.to",
-        )
-    return start, end
-
-
 @router.get(
     "/timeseries",
     response_model=TimeseriesPublic,
@@ -176,7 +156,7 @@ def timeseries(
 ) -> TimeseriesPublic:
     access.project(project_id)
     zone_info = zone(tz)
-    start, end = _range(from_, to, zone_info)
+    start, end = request_range(from_, to, zone_info)
     filters = Filters(type or [], name or [], level or [], release or [])
     if metric is Metric.USERS and (group_by is not None or filters):
         raise ApiError(
@@ -247,7 +227,7 @@ def summary(
     tz: TzParam = "UTC",
 ) -> SummaryPublic:
     access.project(project_id)
-    start, end = minute_range(*_range(from_, to, zone(tz)))
+    start, end = minute_range(*request_range(from_, to, zone(tz)))
     with read_only(access.conn):
         result = stat_queries.summary(access.conn, project_id, start, end)
     current, previous = result.current, result.previous
@@ -287,7 +267,7 @@ def outcomes(
     tz: TzParam = "UTC",
 ) -> OutcomesPublic:
     access.project(project_id)
-    start, end = _range(from_, to, zone(tz))
+    start, end = request_range(from_, to, zone(tz))
     with read_only(access.conn):
         rows = outcome_queries.totals(access.conn, project_id, start, end)
     return OutcomesPublic(

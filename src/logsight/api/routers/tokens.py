@@ -8,18 +8,18 @@ from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response, status
-from psycopg.rows import dict_row
+from fastapi import APIRouter, Response, status
 from pydantic import AfterValidator, BaseModel, Field
 
 from logsight.api.deps import ClientIp, CurrentAccess
 from logsight.api.errors import ERROR_RESPONSES
-from logsight.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from logsight.api.fields import Name
+from logsight.api.pagination import DEFAULT_LIMIT, TIME_ID, Limit, Page, decode_cursor, page
 from logsight.api.storable import Time
 from logsight.errors import ApiError
-from logsight.tenancy import api_tokens, audit
+from logsight.query import api_tokens as token_queries
+from logsight.tenancy import api_tokens
 from logsight.tenancy.access import Scope
-from logsight.tenancy.listing import Name, after_clause, page_of, time_id_after, time_id_cursor
 
 router = APIRouter(prefix="/tokens", tags=["tokens"], responses=ERROR_RESPONSES)
 
@@ -52,31 +52,14 @@ class TokenCreated(TokenPublic):
     token: str = Field(description="The secret. Shown this once: store it now.")
 
 
-_COLUMNS = (
-    "id, name, scope, token_prefix AS prefix, created_at, last_used_at, expires_at,"
-    " coalesce(expires_at <= now(), false) AS expired"
-)
-
-
 @router.get("", response_model=Page[TokenPublic], summary="Your API tokens (not revoked)")
 def list_tokens(
-    access: CurrentAccess,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: str | None = None,
+    access: CurrentAccess, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None
 ) -> Page[TokenPublic]:
-    where, params = after_clause(time_id_after(cursor))
-    with access.conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(
-            f"SELECT {_COLUMNS} FROM api_tokens"
-            f" WHERE user_id = %(user)s AND revoked_at IS NULL{where}"
-            " ORDER BY created_at, id LIMIT %(limit)s",
-            {"user": access.user_id, "limit": limit + 1, **params},
-        ).fetchall()
-    page, more = page_of(rows, limit)
-    return Page[TokenPublic](
-        data=[TokenPublic(**r) for r in page],
-        next_cursor=time_id_cursor(page[-1]) if more else None,
+    rows, following = token_queries.tokens(
+        access.conn, access.user_id, limit=limit, after=decode_cursor(cursor, TIME_ID)
     )
+    return page([TokenPublic(**r) for r in rows], following)
 
 
 @router.post(
@@ -89,24 +72,10 @@ def create_token(body: TokenCreate, access: CurrentAccess, ip: ClientIp) -> Toke
     access.require_write()
     if body.expires_at is not None and body.expires_at <= datetime.now(UTC):
         raise ApiError(422, "invalid_field", "expires_at must be in the future", "body.expires_at")
-    conn = access.conn
-    with conn.transaction():
-        issued = api_tokens.issue(
-            conn, access.user_id, name=body.name, scope=body.scope, expires_at=body.expires_at
-        )
-        audit.record(
-            conn,
-            "token.created",
-            actor_user_id=access.user_id,
-            target_type="api_token",
-            target_id=issued.id,
-            ip=ip,
-            details={"name": body.name, "scope": body.scope, "prefix": issued.prefix},
-        )
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            f"SELECT {_COLUMNS} FROM api_tokens WHERE id = %s", (issued.id,)
-        ).fetchone()
+    issued = api_tokens.create(
+        access, name=body.name, scope=body.scope, expires_at=body.expires_at, ip=ip
+    )
+    row = token_queries.token(access.conn, issued.id)
     assert row is not None
     return TokenCreated(**row, token=issued.token)
 
@@ -115,23 +84,5 @@ def create_token(body: TokenCreate, access: CurrentAccess, ip: ClientIp) -> Toke
     "/{token_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke one of your tokens"
 )
 def revoke_token(token_id: UUID, access: CurrentAccess, ip: ClientIp) -> Response:
-    access.require_write()
-    conn = access.conn
-    with conn.transaction():
-        row = conn.execute(
-            "UPDATE api_tokens SET revoked_at = now()"
-            " WHERE id = %s AND user_id = %s AND revoked_at IS NULL RETURNING name, token_prefix",
-            (token_id, access.user_id),
-        ).fetchone()
-        if row is None:
-            raise ApiError(404, "not_found", "token not found", "token_id")
-        audit.record(
-            conn,
-            "token.revoked",
-            actor_user_id=access.user_id,
-            target_type="api_token",
-            target_id=token_id,
-            ip=ip,
-            details={"name": row[0], "prefix": row[1]},
-        )
+    api_tokens.revoke(access, token_id, ip)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

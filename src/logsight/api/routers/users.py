@@ -6,7 +6,6 @@ from datetime import datetime
 from uuid import UUID
 
 from fastapi import APIRouter
-from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
 from logsight.api.deps import ClientIp, CurrentAccess
@@ -14,6 +13,7 @@ from logsight.api.errors import ERROR_RESPONSES
 from logsight.api.routers.auth import Builtin, SessionPublic, Svc, session_public
 from logsight.auth import login as flows
 from logsight.auth.passwords import MAX_LENGTH, MIN_LENGTH
+from logsight.query import users as user_queries
 from logsight.tenancy.access import Role
 
 router = APIRouter(prefix="/users", tags=["users"], responses=ERROR_RESPONSES)
@@ -64,12 +64,7 @@ class PasswordChangedPublic(SessionPublic):
 
 @router.get("/me", response_model=UserPublic, summary="You, your organizations and roles")
 def me(access: CurrentAccess) -> UserPublic:
-    with access.conn.cursor(row_factory=dict_row) as cur:
-        user = cur.execute(
-            "SELECT id, email, name, created_at, last_login_at,"
-            " password_hash IS NOT NULL AS has_password FROM users WHERE id = %s",
-            (access.user_id,),
-        ).fetchone()
+    user = user_queries.user(access.conn, access.user_id)
     assert user is not None
     organizations = [MembershipPublic(**row) for row in access.organizations()]
     return UserPublic(**user, organizations=organizations)
