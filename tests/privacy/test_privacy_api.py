@@ -478,3 +478,35 @@ def test_dead_letters_recorded_before_scrubbing_are_scrubbed_by_the_cli(
     assert [orjson.loads(r[0])["events"] for r in rows] == [
         [{"properties": {"token": "[Filtered]"}}]
     ]
+
+
+def test_the_scheduled_function_carries_out_waiting_jobs(
+    api: ApiCaller,
+    team: dict[str, Any],
+    db: psycopg.Connection,
+    processor: BatchProcessor,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from functions.alerts import handler as scheduled
+    from logsight.local.payloads import scheduled_event
+
+    pid = team["pid"]
+    send(processor, pid, error({"id": "walt"}))
+    job = api(
+        "DELETE",
+        f"/api/projects/{pid}/privacy/users",
+        token=team["admin"].token,
+        query="user_id=walt",
+    ).body
+    monkeypatch.setattr(scheduled, "get_settings", lambda: settings)
+    monkeypatch.setattr(scheduled, "_redriver", None)
+    monkeypatch.setattr(scheduled, "_alerts", None)
+    result = scheduled.handler(scheduled_event("logsight-alerts"), None)
+    assert result["privacy_jobs"] >= 1
+    status = api(
+        "GET",
+        f"/api/organizations/{team['org']}/privacy/jobs/{job['id']}",
+        token=team["admin"].token,
+    ).body
+    assert status["status"] == "done" and status["result"]["events"] == 1
