@@ -152,7 +152,7 @@ def make_tenant(conn: psycopg.Connection, database_url: str, name: str | None = 
         project_id=project.id,
         subject_kind="user_id",
         subject=f"nobody-{slug}",
-        requested_by=owner.user_id,
+        requested_by=None,  # as the CLI queues it: no actor in the audit log
     )
 
     tenant = Tenant(
