@@ -23,6 +23,7 @@ from logsight.api.routers import (
     live,
     members,
     organizations,
+    privacy,
     projects,
     quotas,
     stats,
@@ -56,6 +57,7 @@ ROUTERS = [
     dead_letter_replay.router,
     ingest_health.router,
     alerts.router,
+    privacy.router,
 ]
 
 
