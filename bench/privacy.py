@@ -250,8 +250,9 @@ def render(results: list[tuple[str, str, float, float]]) -> str:
         "substring such as `PRIVATE KEY`, `earer` or `eyJ`, the length, the number of digits), "
         "so most strings meet no pattern at all; checksums run only on candidates; key "
         "decisions, short strings and addresses are cached per scrubber; an unchanged value is "
-        "returned as the same object, so nothing inside an event with nothing to scrub is copied. With "
-        "scrubbing off and e-mails and addresses stored, the processor does nothing at all. "
+        "returned as the same object, so nothing inside an event with nothing to scrub is "
+        "copied. With scrubbing off and e-mails and addresses stored, the processor does "
+        "nothing at all. "
         "Next step if it matters: scrub the JSON text the writer produces for COPY in one pass "
         "instead of walking the objects.",
     ]
