@@ -9,8 +9,10 @@ from typing import Any
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 
 from logsight.config import Settings
+from logsight.sourcemap_upload import upload_directory
 from tests.support.api import ApiCaller, make_member, make_team
 
 DIST = Path(__file__).parent.parent / "fixtures" / "sourcemaps" / "dist"
@@ -121,3 +123,27 @@ def test_the_project_storage_cap_counts_replacements_once(
     full = send(api, team, token, "~/c.js.map", MAP)
     assert (full.status, full.error["code"]) == (413, "artifact_storage_full")
     assert stored(db, team) == 2
+
+
+def test_a_build_directory_uploads_as_tilde_urls(
+    api: ApiCaller, team: dict[str, Any], db: psycopg.Connection
+) -> None:
+    # The CLI's own code against the app served in-process (what `logsight sourcemaps upload`
+    # does over the network).
+    with TestClient(api.app, base_url="http://testserver") as client:
+        client.headers["authorization"] = f"Bearer {team['member'].token}"
+        done = upload_directory(
+            client, team["project"]["id"], DIST, release="shop@2", url_prefix="~/assets"
+        )
+    assert [(item.url, item.status) for item in done] == [
+        ("~/assets/app.min.js", 201),
+        ("~/assets/app.min.js.map", 201),
+    ]
+    rows = db.execute(
+        "SELECT url, kind, release FROM artifacts WHERE project_id = %s ORDER BY url",
+        (team["project"]["id"],),
+    ).fetchall()
+    assert rows == [
+        ("~/assets/app.min.js", "minified_source", "shop@2"),
+        ("~/assets/app.min.js.map", "source_map", "shop@2"),
+    ]
