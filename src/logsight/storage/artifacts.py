@@ -148,3 +148,58 @@ def map_by_url(
 
 def _bytes(value: object) -> bytes | None:
     return bytes(value) if isinstance(value, bytes | memoryview | bytearray) else None
+
+
+def project_in_organization(
+    conn: psycopg.Connection, organization_id: UUID, slug: str
+) -> UUID | None:
+    row = conn.execute(
+        "SELECT id FROM projects WHERE organization_id = %s AND slug = %s",
+        (organization_id, slug),
+    ).fetchone()
+    return UUID(str(row[0])) if row else None
+
+
+def store_chunk(
+    conn: psycopg.Connection, organization_id: UUID, checksum: str, content: bytes
+) -> None:
+    conn.execute(
+        "INSERT INTO artifact_chunks (organization_id, checksum, content) VALUES (%s, %s, %s)"
+        " ON CONFLICT (organization_id, checksum) DO UPDATE SET created_at = now()",
+        (organization_id, checksum, content),
+    )
+
+
+def chunks(
+    conn: psycopg.Connection, organization_id: UUID, checksums: list[str]
+) -> dict[str, bytes]:
+    rows = conn.execute(
+        "SELECT checksum, content FROM artifact_chunks WHERE organization_id = %s"
+        " AND checksum = ANY(%s)",
+        (organization_id, checksums),
+    ).fetchall()
+    return {row[0]: bytes(row[1]) for row in rows}
+
+
+def chunk_checksums(
+    conn: psycopg.Connection, organization_id: UUID, checksums: list[str]
+) -> set[str]:
+    rows = conn.execute(
+        "SELECT checksum FROM artifact_chunks WHERE organization_id = %s AND checksum = ANY(%s)",
+        (organization_id, checksums),
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def delete_chunks(conn: psycopg.Connection, organization_id: UUID, checksums: list[str]) -> None:
+    conn.execute(
+        "DELETE FROM artifact_chunks WHERE organization_id = %s AND checksum = ANY(%s)",
+        (organization_id, checksums),
+    )
+
+
+def delete_stale_chunks(conn: psycopg.Connection) -> int:
+    """Chunks of bundles never assembled (an upload that stopped half-way)."""
+    return conn.execute(
+        "DELETE FROM artifact_chunks WHERE created_at < now() - interval '1 day'"
+    ).rowcount
