@@ -20,6 +20,7 @@ from logsight.processing.sourcemaps import SourceMapResolver, url_candidates
 from logsight.storage.db import Database
 from tests.support.api import ApiCaller, make_team
 from tests.support.processor import message, rmq_event
+from tests.support.runtime import free_port
 
 DIST = Path(__file__).parent.parent / "fixtures" / "sourcemaps" / "dist"
 BUNDLE = (DIST / "app.min.js").read_bytes()
@@ -202,3 +203,11 @@ def test_url_candidates_follow_sentrys_tilde_paths() -> None:
         "~/js/app.js?v=1",
         "~/js/app.js",
     ]
+
+
+def test_an_unreachable_database_leaves_frames_as_sent() -> None:
+    db = Database(f"postgresql://nobody@127.0.0.1:{free_port()}/none")
+    resolver = SourceMapResolver(db.connection)
+    event = error_event(release="shop@1")
+    resolver.resolve(uuid.uuid4(), [event])
+    assert event == error_event(release="shop@1")

@@ -122,13 +122,8 @@ class BatchProcessor:
         return decoded
 
     def _resolve(self, message: EventMessage) -> None:
-        if self._resolver is None:
-            return
-        try:
+        if self._resolver is not None:
             self._resolver.resolve(message.project_id, message.events)  # type: ignore[arg-type]
-        except psycopg.Error as exc:
-            # Frames stay as sent: an outage must not hold up the events themselves.
-            log.warning("source maps unavailable, frames left unresolved: %s", exc)
 
     def _write(
         self, messages: int, decoded: list[_Decoded], letters: list[DeadLetter]

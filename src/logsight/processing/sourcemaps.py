@@ -12,6 +12,7 @@ upload is seen within ``lookup_seconds``. Nothing is written to disk.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -28,7 +29,10 @@ from logsight import sourcemap_format
 from logsight.storage import artifacts
 from logsight.storage.artifacts import StoredMap
 
+log = logging.getLogger(__name__)
+
 CONTEXT_LINES = 5
+UNAVAILABLE_SECONDS = 30.0
 _RAW_FIELDS = ("abs_path", "filename", "function", "lineno", "colno", "in_app")
 
 Connect = Callable[[], AbstractContextManager[psycopg.Connection]]
@@ -64,12 +68,22 @@ class SourceMapResolver:
         self._parsed: OrderedDict[str, _Parsed] = OrderedDict()
         self._parsed_bytes = 0
         self._lookups: OrderedDict[tuple[Any, ...], tuple[float, Any]] = OrderedDict()
+        self._unavailable_until = 0.0
 
     def resolve(self, project_id: UUID, events: list[dict[str, Any]]) -> None:
         """Rewrites the JavaScript frames of ``events`` in place."""
         todo = [e for e in events if any(True for _ in _js_frames(e))]
-        if not todo:
+        if not todo or time.monotonic() < self._unavailable_until:
             return
+        try:
+            self._resolve_all(project_id, todo)
+        except psycopg.Error as exc:
+            # The events must not wait for their frames: they are written as sent, and the
+            # database is left alone for a while (not a connect timeout per message).
+            self._unavailable_until = time.monotonic() + UNAVAILABLE_SECONDS
+            log.warning("source maps unavailable, frames left unresolved: %s", exc)
+
+    def _resolve_all(self, project_id: UUID, todo: list[dict[str, Any]]) -> None:
         with self._connect() as conn:
             if not self._has_artifacts(conn, project_id):
                 return
