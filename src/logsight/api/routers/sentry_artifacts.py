@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Path, UploadFile
 from pydantic import BaseModel, Field
 
 from logsight.api.deps import ClientIp, CurrentAccess, Services
 from logsight.api.errors import ERROR_RESPONSES
+from logsight.api.routers.organizations import SLUG_PATTERN
 from logsight.api.routers.sourcemaps import limits
 from logsight.tenancy import sentry_artifacts
 
@@ -22,10 +23,15 @@ router = APIRouter(
 CHUNK_SIZE = 1024 * 1024
 CHUNKS_PER_REQUEST = 4
 Checksum = Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")]
+Organization = Annotated[
+    str, Path(max_length=63, pattern=SLUG_PATTERN, description="The organization's slug.")
+]
 
 
 @router.get("/chunk-upload/", summary="Chunk upload options (sentry-cli)")
-def chunk_options(organization: str, access: CurrentAccess, svc: Services) -> dict[str, Any]:
+def chunk_options(
+    organization: Organization, access: CurrentAccess, svc: Services
+) -> dict[str, Any]:
     sentry_artifacts.organization(access, organization)
     # Absolute, as Sentry answers; the public URL, since behind API Gateway or CloudFront the
     # request's own scheme and host are not the ones clients use.
@@ -46,7 +52,7 @@ def chunk_options(organization: str, access: CurrentAccess, svc: Services) -> di
 
 @router.post("/chunk-upload/", summary="Upload chunks named by their SHA-1 (sentry-cli)")
 def upload_chunks(
-    organization: str,
+    organization: Organization,
     access: CurrentAccess,
     svc: Services,
     file: Annotated[list[UploadFile], File(max_length=CHUNKS_PER_REQUEST)],
@@ -65,7 +71,11 @@ class AssembleRequest(BaseModel):
 
 @router.post("/artifactbundle/assemble/", summary="Assemble an artifact bundle (sentry-cli)")
 def assemble(
-    organization: str, body: AssembleRequest, access: CurrentAccess, svc: Services, ip: ClientIp
+    organization: Organization,
+    body: AssembleRequest,
+    access: CurrentAccess,
+    svc: Services,
+    ip: ClientIp,
 ) -> dict[str, Any]:
     result = sentry_artifacts.assemble(
         access,
