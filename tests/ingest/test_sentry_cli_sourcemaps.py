@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from logsight.storage.artifacts import comment_debug_id
-from tests.conftest import RUNTIME_ENV, create_database, create_vhost, delete_vhost, drop_database
+from tests.conftest import private_local_runtime
 from tests.support.api import Member, make_member
 from tests.support.runtime import LocalLogSight
 
@@ -29,14 +29,8 @@ DIST = Path(__file__).resolve().parents[1] / "fixtures" / "sourcemaps" / "dist"
 
 @pytest.fixture(scope="module")
 def runtime() -> Iterator[LocalLogSight]:
-    database, vhost = create_database("logsight_sentry_cli"), create_vhost()
-    local = LocalLogSight(amqp_url=vhost, database_url=database, env=RUNTIME_ENV)
-    try:
-        yield local.start()
-    finally:
-        local.cleanup()
-        delete_vhost(vhost)
-        drop_database(database)
+    with private_local_runtime("logsight_sentry_cli") as local:
+        yield local
 
 
 def slugs(runtime: LocalLogSight) -> tuple[str, str, int, uuid.UUID]:

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from logsight.sourcemap_upload import upload_directory
-from tests.conftest import RUNTIME_ENV, create_database, create_vhost, delete_vhost, drop_database
+from tests.conftest import private_local_runtime
 from tests.support.api import make_member
 from tests.support.browser import StaticSite, html, javascript, launch_chromium
 from tests.support.runtime import LocalLogSight
@@ -26,14 +26,8 @@ DIST = Path(__file__).resolve().parents[1] / "fixtures" / "sourcemaps" / "dist"
 
 @pytest.fixture(scope="module")
 def runtime() -> Iterator[LocalLogSight]:
-    database, vhost = create_database("logsight_browser_maps"), create_vhost()
-    local = LocalLogSight(amqp_url=vhost, database_url=database, env=RUNTIME_ENV)
-    try:
-        yield local.start()
-    finally:
-        local.cleanup()
-        delete_vhost(vhost)
-        drop_database(database)
+    with private_local_runtime("logsight_browser_maps") as local:
+        yield local
 
 
 def error_event(runtime: LocalLogSight, token: str) -> dict[str, Any]:
