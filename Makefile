@@ -46,8 +46,14 @@ $(SENTRY_NODE)/node_modules/.installed: $(SENTRY_NODE)/package-lock.json
 	cd $(SENTRY_NODE) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The real sentry-cli (npm's @sentry/cli and its platform binary package) for the source map tests.
+SENTRY_CLI := tests/clients/sentry-cli
+$(SENTRY_CLI)/node_modules/.installed: $(SENTRY_CLI)/package-lock.json
+	cd $(SENTRY_CLI) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 install: $(VENV)/.installed ## the Python dependencies with development tools, and the browser snippet
-test-clients: $(SENTRY_NODE)/node_modules/.installed ## the real clients tests send with (@sentry/node, npm ci)
+test-clients: $(SENTRY_NODE)/node_modules/.installed $(SENTRY_CLI)/node_modules/.installed ## the real clients tests send with (@sentry/node, sentry-cli; npm ci)
 
 # The browser snippet (sdk/): built into sdk/dist/, which the local runtime serves at /sdk/.
 # The build fails when a file outgrows sdk/size-budget.json (gzip bytes).

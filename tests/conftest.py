@@ -31,6 +31,7 @@ from logsight.storage.mode import (
     timescale_preloaded,
 )
 from logsight.storage.projects import CreatedProject, create_project
+from tests.support.runtime import LocalLogSight
 
 # The shared helpers assert too: their failures read like the tests' own.
 pytest.register_assert_rewrite("tests.support")
@@ -216,3 +217,16 @@ def count_rows(conn: psycopg.Connection, sql: str, *params: Any) -> int:
     row = conn.execute(sql, params).fetchone()  # type: ignore[arg-type]
     assert row is not None
     return int(row[0])
+
+
+@contextlib.contextmanager
+def private_local_runtime(prefix: str) -> Iterator[LocalLogSight]:
+    """`logsight local` on a database and a vhost of its own, all removed afterwards."""
+    database, vhost = create_database(prefix), create_vhost()
+    local = LocalLogSight(amqp_url=vhost, database_url=database, env=RUNTIME_ENV)
+    try:
+        yield local.start()
+    finally:
+        local.cleanup()
+        delete_vhost(vhost)
+        drop_database(database)

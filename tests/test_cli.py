@@ -79,3 +79,13 @@ def test_project_create_prints_the_key(cli_database: str) -> None:
     result = logsight(cli_database, "project", "create", "api")
     assert result.returncode == 0, result.stderr
     assert "key     lsk_" in result.stdout
+
+
+def test_sourcemaps_upload_needs_a_token(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLike[str]
+) -> None:
+    from logsight.cli import main
+
+    monkeypatch.delenv("LOGSIGHT_API_TOKEN", raising=False)
+    with pytest.raises(SystemExit, match="LOGSIGHT_API_TOKEN"):
+        main(["sourcemaps", "upload", str(tmp_path), "--release", "1", "--project", "p"])

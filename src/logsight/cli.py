@@ -321,6 +321,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="scrub the bytes of dead letters recorded before they were scrubbed on arrival",
     ).set_defaults(func=cmd_privacy_scrub_dead_letters)
 
+    maps = sub.add_parser("sourcemaps", help="source maps").add_subparsers(
+        dest="action", required=True
+    )
+    maps_upload = maps.add_parser(
+        "upload",
+        help="upload a build directory's bundles and source maps (token: LOGSIGHT_API_TOKEN)",
+    )
+    maps_upload.add_argument("directory")
+    maps_upload.add_argument("--release", required=True)
+    maps_upload.add_argument("--dist", default="")
+    maps_upload.add_argument("--project", required=True, help="project id")
+    maps_upload.add_argument(
+        "--url-prefix", default="~/", help="the directory's URL as served (default ~/: any host)"
+    )
+    maps_upload.add_argument(
+        "--url", default="http://127.0.0.1:8000", help="LogSight's address (the API's origin)"
+    )
+    maps_upload.set_defaults(func=cmd_sourcemaps_upload)
+
     local = sub.add_parser("local", help="run LogSight on this machine")
     local.add_argument(
         "component",
@@ -330,6 +349,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     local.set_defaults(func=cmd_local)
     return parser
+
+
+def cmd_sourcemaps_upload(args: argparse.Namespace) -> int:
+    import httpx
+
+    from logsight.sourcemap_upload import upload_directory
+
+    token = os.environ.get("LOGSIGHT_API_TOKEN")
+    if not token:
+        raise SystemExit("error: set LOGSIGHT_API_TOKEN to an API token with write scope")
+    with httpx.Client(
+        base_url=args.url.rstrip("/"), headers={"authorization": f"Bearer {token}"}, timeout=60
+    ) as client:
+        done = upload_directory(
+            client,
+            args.project,
+            Path(args.directory),
+            release=args.release,
+            dist=args.dist,
+            url_prefix=args.url_prefix,
+        )
+    for item in done:
+        print(f"{item.status} {item.url}" + (f" {item.body}" if item.status >= 400 else ""))
+    if not done:
+        print("no .js, .mjs, .cjs or .map files found", file=sys.stderr)
+        return 1
+    return 1 if done[-1].status >= 400 else 0
 
 
 def main(argv: list[str] | None = None) -> int:

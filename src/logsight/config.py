@@ -84,6 +84,14 @@ class Settings(BaseSettings):
         description="Wait before re-driving the same dead letter again; doubles each time.",
     )
 
+    # Source maps (docs/sourcemaps.md)
+    artifact_max_bytes: int = Field(
+        default=4 * MiB, description="Largest source map or minified file in one upload."
+    )
+    artifact_project_max_bytes: int = Field(
+        default=1024 * MiB, description="Source maps and minified files stored per project."
+    )
+
     # Ingest limits
     max_body_bytes: int = Field(default=1 * MiB, description="Largest request body as sent.")
     max_decompressed_bytes: int = Field(

@@ -7,6 +7,7 @@ from datetime import timedelta
 from logsight.config import Settings
 from logsight.privacy.policies import POLICIES
 from logsight.processing.batch import BatchProcessor
+from logsight.processing.sourcemaps import SourceMapResolver
 from logsight.processing.user_agent import parse_user_agent
 from logsight.storage.db import Database
 
@@ -18,10 +19,12 @@ def build_batch_processor(settings: Settings) -> BatchProcessor:
     # rather than in the first batch.
     parse_user_agent("Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0")
     POLICIES.ttl = settings.privacy_cache_seconds
+    db = Database(settings.database_url)
     return BatchProcessor(
-        Database(settings.database_url),
+        db,
         settings.dead_letter_queue,
         dedup_window=timedelta(hours=settings.dedup_window_hours),
         retry_seconds=settings.processor_retry_seconds,
         retry_margin_seconds=settings.processor_retry_margin_seconds,
+        resolver=SourceMapResolver(db.connection),
     )

@@ -24,7 +24,8 @@ from logsight.processing import dead_letters
 from logsight.processing.dead_letters import DeadLetter
 from logsight.processing.records import QueueRecord
 from logsight.processing.rows import Scrub, message_rows
-from logsight.queue.message import MessageError, decode
+from logsight.processing.sourcemaps import SourceMapResolver
+from logsight.queue.message import EventMessage, MessageError, decode
 from logsight.storage import outcomes
 from logsight.storage.db import Database
 from logsight.storage.faults import RetryWindow, no_deadline
@@ -68,6 +69,7 @@ class BatchProcessor:
         dedup_window: timedelta = DEFAULT_DEDUP_WINDOW,
         retry_seconds: float = 0.0,
         retry_margin_seconds: float = 0.0,
+        resolver: SourceMapResolver | None = None,
     ) -> None:
         self._db = db
         self._dead_letter_queue = dead_letter_queue
@@ -75,6 +77,7 @@ class BatchProcessor:
         self._retry_seconds = retry_seconds
         self._retry_margin_seconds = retry_margin_seconds
         self._writer: EventWriter | None = None
+        self._resolver = resolver
 
     def _writer_for(self, conn: psycopg.Connection) -> EventWriter:
         if self._writer is None:
@@ -111,6 +114,7 @@ class BatchProcessor:
                 continue
             try:
                 message = decode(record.raw)
+                self._resolve(message)
                 decoded.append(
                     _Decoded(
                         record,
@@ -127,6 +131,10 @@ class BatchProcessor:
             except (MessageError, KeyError, ValueError, TypeError) as exc:
                 letters.append(DeadLetter(record, str(exc), dead_letters.project_hint(record.raw)))
         return decoded
+
+    def _resolve(self, message: EventMessage) -> None:
+        if self._resolver is not None:
+            self._resolver.resolve(message.project_id, message.events)  # type: ignore[arg-type]
 
     def _write(
         self, messages: int, decoded: list[_Decoded], letters: list[DeadLetter]

@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from logsight.storage import artifacts
 from logsight.storage.issues import retention_statement
 from logsight.storage.mode import StorageMode, recorded_mode
 from logsight.storage.partitions import (
@@ -142,7 +143,10 @@ def run_maintenance(
         for statement in statements:
             with conn.transaction():
                 conn.execute(statement)
-        log.info("maintenance ran %d statements", len(statements))
+        stale = artifacts.delete_stale_chunks(conn)
+        log.info(
+            "maintenance ran %d statements, removed %d stale upload chunks", len(statements), stale
+        )
         return len(statements)
 
 

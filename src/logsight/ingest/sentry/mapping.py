@@ -135,6 +135,20 @@ def _user(user: Any) -> dict[str, Any] | None:
     return mapped
 
 
+def _sourcemap_images(debug_meta: Any) -> list[dict[str, str]]:
+    """The debug ids of the event's JavaScript files (sentry-cli's injected ``debugId``), which
+    the processor resolves frames with."""
+    images = debug_meta.get("images") if isinstance(debug_meta, dict) else None
+    return [
+        {"type": "sourcemap", "code_file": image["code_file"], "debug_id": image["debug_id"]}
+        for image in (images if isinstance(images, list) else [])[:MAX_FRAMES]
+        if isinstance(image, dict)
+        and image.get("type") == "sourcemap"
+        and isinstance(image.get("code_file"), str)
+        and isinstance(image.get("debug_id"), str)
+    ]
+
+
 def map_event(event: dict[str, Any], *, sdk_header: dict[str, Any] | None = None) -> dict[str, Any]:
     """A Sentry event → a LogSight error event, so an issue, whatever its level (as in Sentry:
     ``capture_message`` at info is an issue at info). Only ``log`` items are logs (map_logs)."""
@@ -152,6 +166,9 @@ def map_event(event: dict[str, Any], *, sdk_header: dict[str, Any] | None = None
     for key in ("platform", "logger", "server_name", "transaction", "culprit", "dist"):
         if isinstance(event.get(key), str) and event[key]:
             context[key] = event[key]
+    images = _sourcemap_images(event.get("debug_meta"))
+    if images:
+        context["debug_meta"] = {"images": images}
     if isinstance(event.get("extra"), dict) and event["extra"]:
         context["extra"] = event["extra"]
     raw_request = event.get("request")
