@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+# FastAPI imports python-multipart only when a File() field is parsed; importing it here names
+# the dependency where it is used, so the api's Lambda asset (built from imports) carries it.
+import python_multipart  # noqa: F401
 from fastapi import APIRouter, File, Path, UploadFile
 from pydantic import BaseModel, Field
 
