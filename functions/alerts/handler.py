@@ -18,7 +18,7 @@ from logsight.alerting.scheduled import ScheduledAlerts, scheduled_time
 from logsight.config import get_settings
 from logsight.privacy.deletion import run_pending_jobs
 from logsight.queue.replay import Redriver
-from logsight.storage.faults import time_left_of
+from logsight.storage.faults import skipped_while_unavailable, time_left_of
 from logsight.storage.maintenance import run_maintenance
 
 logger = Logger(service="alerts")
@@ -48,7 +48,11 @@ def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, A
     redriven = _redriver.run(time_left_of(context))
     if _alerts is None:
         _alerts = ScheduledAlerts(settings)
-    evaluated = _alerts.run(scheduled_time(event.get("time")))
+    alerts = _alerts
+    now = scheduled_time(event.get("time"))
+    evaluated = skipped_while_unavailable("alert evaluation", lambda: alerts.run(now))
+    if evaluated is None:
+        evaluated = {"skipped": "database unavailable"}
     logger.info("alerts done", **evaluated)
     # Deleting users' data (privacy jobs) is background work that cannot wait long.
     privacy_jobs = run_pending_jobs(settings.database_url) if settings.database_url else None

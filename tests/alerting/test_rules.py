@@ -355,3 +355,26 @@ def test_the_scheduled_function_evaluates_with_the_events_time(
         "SELECT last_evaluated_at FROM alert_rules WHERE id = %s", (rule,)
     ).fetchone()
     assert evaluated == (T,)
+
+
+def test_the_scheduled_function_skips_a_minute_while_the_database_is_down(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A database outage is waited out by the next run, not reported as a failed invocation
+    # (which the local scheduler logs with a traceback and EventBridge retries).
+    from functions.alerts import handler as alerts_handler
+    from logsight.alerting.scheduled import ScheduledAlerts
+    from logsight.local.payloads import scheduled_event
+    from tests.support.runtime import free_port
+
+    down = scene.settings.model_copy(
+        update={"database_url": f"postgresql://logsight@127.0.0.1:{free_port()}/logsight"}
+    )
+    monkeypatch.setattr(alerts_handler, "get_settings", lambda: down)
+    monkeypatch.setattr(alerts_handler, "_alerts", ScheduledAlerts(down))
+    monkeypatch.setattr(alerts_handler, "_redriver", None)
+    with caplog.at_level("WARNING", logger="logsight.storage.faults"):
+        result = alerts_handler.handler(scheduled_event("logsight-alerts"), None)
+    assert result["job"] == "alerts" and result["skipped"] == "database unavailable"
+    assert result["privacy_jobs"] is None
+    assert any("alert evaluation skipped" in r.getMessage() for r in caplog.records)

@@ -50,6 +50,18 @@ def is_transient(exc: BaseException) -> bool:
     return state[:2] in _TRANSIENT_CLASSES or state in _TRANSIENT_STATES
 
 
+def skipped_while_unavailable[R](what: str, work: Callable[[], R]) -> R | None:
+    """``work()``, or None when the database is down or busy: for scheduled work whose next run
+    catches up, a run skipped is a line in the log, not a failure."""
+    try:
+        return work()
+    except psycopg.Error as exc:
+        if not is_transient(exc):
+            raise
+        log.warning("%s skipped, the database is unavailable: %s", what, exc)
+        return None
+
+
 def no_deadline() -> float:
     return math.inf
 
