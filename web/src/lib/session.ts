@@ -1,0 +1,119 @@
+/**
+ * The signed-in session. The access token lives only in this module's memory; the refresh
+ * token is an httpOnly cookie on /api/auth that page scripts never see. A reload restores the
+ * session by asking /api/auth/session/refresh, which rotates the cookie.
+ */
+
+export const SESSION_HEADER = { "X-LogSight-Session": "1" } as const;
+
+export interface SessionTokens {
+  access_token: string;
+  expires_in: number;
+  password_change_required?: boolean;
+}
+
+type Listener = () => void;
+
+let accessToken: string | null = null;
+let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+let pending: Promise<boolean> | null = null;
+const listeners = new Set<Listener>();
+
+export function currentToken(): string | null {
+  return accessToken;
+}
+
+export function subscribe(listener: Listener): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+function notify(): void {
+  for (const listener of listeners) listener();
+}
+
+export function adopt(tokens: SessionTokens): void {
+  accessToken = tokens.access_token;
+  clearTimeout(refreshTimer);
+  // Renew a little before expiry so requests never wait on a refresh.
+  const renewIn = Math.max(5, tokens.expires_in - 30) * 1000;
+  refreshTimer = setTimeout(() => void refresh(), renewIn);
+  notify();
+}
+
+export function forget(): void {
+  accessToken = null;
+  clearTimeout(refreshTimer);
+  notify();
+}
+
+async function post(path: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(path, {
+    method: "POST",
+    credentials: "same-origin",
+    cache: "no-store",
+    ...init,
+    headers: { ...SESSION_HEADER, ...(init.headers ?? {}) },
+  });
+}
+
+export class SignInError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+export async function signIn(email: string, password: string): Promise<SessionTokens> {
+  const response = await post("/api/auth/session", {
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+  const body = (await response.json().catch(() => null)) as
+    | (SessionTokens & { error?: { message?: string } })
+    | null;
+  if (!response.ok || !body) {
+    const retry = response.headers.get("retry-after");
+    const message =
+      response.status === 429
+        ? `Too many attempts. Try again in ${retry ?? "a few"} seconds.`
+        : (body?.error?.message ?? "Sign-in failed.");
+    throw new SignInError(message, response.status);
+  }
+  adopt(body);
+  return body;
+}
+
+/** One refresh at a time: concurrent callers share it. Resolves false when signed out. */
+export function refresh(): Promise<boolean> {
+  pending ??= (async () => {
+    try {
+      const response = await post("/api/auth/session/refresh");
+      if (!response.ok) {
+        forget();
+        return false;
+      }
+      adopt((await response.json()) as SessionTokens);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      pending = null;
+    }
+  })();
+  return pending;
+}
+
+export async function signOut(): Promise<void> {
+  try {
+    await fetch("/api/auth/session", {
+      method: "DELETE",
+      credentials: "same-origin",
+      headers: SESSION_HEADER,
+    });
+  } finally {
+    forget();
+  }
+}
