@@ -211,15 +211,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
-    # The document is the app's own: made without a database, a broker or a server.
-    import orjson
+    from logsight.api.app import openapi_json
 
-    from logsight.api.app import create_app
-
-    document = create_app(Settings()).openapi()
-    Path(args.output).write_bytes(
-        orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
-    )
+    Path(args.output).write_bytes(openapi_json())
     print(f"wrote {args.output}")
     return 0
 

@@ -19,6 +19,7 @@ import orjson
 
 from logsight.errors import ApiError
 from logsight.ingest.service import SENTRY_ROUTE
+from logsight.local import dashboard
 from logsight.local.context import LocalContext
 from logsight.local.functions import API, INGEST, FunctionSpec, Handler
 from logsight.local.payloads import http_api_event
@@ -77,8 +78,9 @@ class Route:
 
 
 class Gateway:
-    def __init__(self, routes: list[Route], workers: int) -> None:
+    def __init__(self, routes: list[Route], workers: int, site: Path = dashboard.WEB_DIST) -> None:
         self.routes = routes
+        self.site = site
         self._pool = ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="lambda", initializer=_environment_thread
         )
@@ -120,6 +122,8 @@ class Gateway:
             return _sdk_file(SDK_FILES[path])
         route = self.route_for(path)
         if route is None:
+            if scope["method"] in ("GET", "HEAD"):
+                return await asyncio.to_thread(dashboard.serve, path, self.site)
             return _json(404, "not_found", f"no route for {path}")
         body = await self._read_body(receive)
         if body is None:
