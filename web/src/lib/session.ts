@@ -14,6 +14,10 @@ export interface SessionTokens {
 
 type Listener = () => void;
 
+// Not a secret: whether this browser signed in, so a first visit does not ask for a refresh
+// it cannot have (the cookie itself is invisible to scripts).
+const SIGNED_IN = "logsight.signed-in";
+
 let accessToken: string | null = null;
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
 let pending: Promise<boolean> | null = null;
@@ -34,6 +38,7 @@ function notify(): void {
 
 export function adopt(tokens: SessionTokens): void {
   accessToken = tokens.access_token;
+  localStorage.setItem(SIGNED_IN, "1");
   clearTimeout(refreshTimer);
   // Renew a little before expiry so requests never wait on a refresh.
   const renewIn = Math.max(5, tokens.expires_in - 30) * 1000;
@@ -43,6 +48,7 @@ export function adopt(tokens: SessionTokens): void {
 
 export function forget(): void {
   accessToken = null;
+  localStorage.removeItem(SIGNED_IN);
   clearTimeout(refreshTimer);
   notify();
 }
@@ -86,11 +92,19 @@ export async function signIn(email: string, password: string): Promise<SessionTo
   return body;
 }
 
-/** One refresh at a time: concurrent callers share it. Resolves false when signed out. */
+/**
+ * One refresh at a time: concurrent callers in this tab share it, and tabs take turns through
+ * a Web Lock. The cookie is the browser's, shared by every tab: two tabs presenting the same
+ * refresh token at once would look like a stolen token replayed, and end the session.
+ */
 export function refresh(): Promise<boolean> {
+  if (!pending && localStorage.getItem(SIGNED_IN) !== "1") return Promise.resolve(false);
   pending ??= (async () => {
     try {
-      const response = await post("/api/auth/session/refresh");
+      const locks = typeof navigator !== "undefined" ? navigator.locks : undefined;
+      const response = locks
+        ? await locks.request("logsight-session-refresh", () => post("/api/auth/session/refresh"))
+        : await post("/api/auth/session/refresh");
       if (!response.ok) {
         forget();
         return false;
