@@ -29,24 +29,31 @@ export default function TimeChart({
     data: rows,
     margin: { top: 8, right: 8, bottom: 0, left: 0 },
   };
-  const axes = (
-    <>
-      <CartesianGrid strokeDasharray="3 3" stroke="currentColor" strokeOpacity={0.12} />
-      <XAxis
-        dataKey="bucket"
-        tickFormatter={(v: string) => formatBucket(v, bucket, timeZone)}
-        tick={{ fontSize: 11, fill: "currentColor" }}
-        minTickGap={24}
-      />
-      <YAxis tickFormatter={(v: number) => formatNumber(v)} tick={{ fontSize: 11, fill: "currentColor" }} width={44} allowDecimals={false} />
-      <Tooltip
-        labelFormatter={(v) => formatTime(String(v), timeZone, "minute")}
-        formatter={(v) => formatNumber(Number(v))}
-        contentStyle={{ fontSize: 12, color: "#0f172a" }}
-      />
-      {series.length > 1 && <Legend wrapperStyle={{ fontSize: 12 }} />}
-    </>
-  );
+  // An array, not a fragment: Recharts looks for its axes among its direct children.
+  const axes = [
+    <CartesianGrid key="grid" strokeDasharray="3 3" stroke="currentColor" strokeOpacity={0.12} />,
+    <XAxis
+      key="x"
+      dataKey="bucket"
+      tickFormatter={(v: string) => formatBucket(v, bucket, timeZone)}
+      tick={{ fontSize: 11, fill: "currentColor" }}
+      minTickGap={24}
+    />,
+    <YAxis
+      key="y"
+      tickFormatter={(v: number) => formatNumber(v)}
+      tick={{ fontSize: 11, fill: "currentColor" }}
+      width={44}
+      allowDecimals={false}
+    />,
+    <Tooltip
+      key="tooltip"
+      labelFormatter={(v) => formatTime(String(v), timeZone, "minute")}
+      formatter={(v) => formatNumber(Number(v))}
+      contentStyle={{ fontSize: 12, color: "#0f172a" }}
+    />,
+    ...(series.length > 1 ? [<Legend key="legend" wrapperStyle={{ fontSize: 12 }} />] : []),
+  ];
   return (
     <div style={{ height }} className="text-slate-600 dark:text-slate-300">
       <ResponsiveContainer width="100%" height="100%">
