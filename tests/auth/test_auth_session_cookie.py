@@ -122,3 +122,30 @@ def test_sign_out_revokes_the_session_and_clears_the_cookie(
     assert cleared.value == "" and cleared["path"] == "/api/auth" and cleared["max-age"] == "0"
     assert api("GET", "/api/users/me", token=signed_in.body["access_token"]).status == 401
     assert api("POST", "/api/auth/session/refresh", headers=with_cookie(cookie)).status == 401
+
+
+def test_sign_in_options_say_what_the_login_page_offers(settings: Settings, tmp_path: Path) -> None:
+    plain = ApiCaller(settings.model_copy(update={"data_dir": tmp_path}))
+    oidc = ApiCaller(
+        settings.model_copy(
+            update={
+                "data_dir": tmp_path,
+                "builtin_auth": False,
+                "oidc_issuer_url": "https://id.example.com/realms/x",
+                "oidc_audience": "logsight",
+                "oidc_client_id": "dashboard",
+            }
+        )
+    )
+    try:
+        reply = plain("GET", "/api/auth/options")
+        assert reply.status == 200
+        assert reply.body == {"builtin": True, "oidc_issuer": None, "oidc_client_id": None}
+        assert oidc("GET", "/api/auth/options").body == {
+            "builtin": False,
+            "oidc_issuer": "https://id.example.com/realms/x",
+            "oidc_client_id": "dashboard",
+        }
+    finally:
+        plain.close()
+        oidc.close()

@@ -36,13 +36,18 @@ function notify(): void {
   for (const listener of listeners) listener();
 }
 
-export function adopt(tokens: SessionTokens): void {
+/**
+ * Keep a new access token. A built-in session renews it from the cookie shortly before it
+ * expires; one from an identity provider (not refreshable here) ends when it expires.
+ */
+export function adopt(tokens: SessionTokens, options: { refreshable?: boolean } = {}): void {
+  const refreshable = options.refreshable ?? true;
   accessToken = tokens.access_token;
-  localStorage.setItem(SIGNED_IN, "1");
+  if (refreshable) localStorage.setItem(SIGNED_IN, "1");
   clearTimeout(refreshTimer);
-  // Renew a little before expiry so requests never wait on a refresh.
-  const renewIn = Math.max(5, tokens.expires_in - 30) * 1000;
-  refreshTimer = setTimeout(() => void refresh(), renewIn);
+  refreshTimer = refreshable
+    ? setTimeout(() => void refresh(), Math.max(5, tokens.expires_in - 30) * 1000)
+    : setTimeout(forget, tokens.expires_in * 1000);
   notify();
 }
 

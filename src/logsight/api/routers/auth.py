@@ -53,6 +53,14 @@ class CookieSessionPublic(BaseModel):
     password_change_required: bool = False
 
 
+class SignInOptions(BaseModel):
+    builtin: bool = Field(description="Email and password accounts (/api/auth/session).")
+    oidc_issuer: str | None = Field(
+        description="The OIDC issuer the dashboard signs in with (authorization code + PKCE)."
+    )
+    oidc_client_id: str | None = Field(description="The dashboard's public OIDC client.")
+
+
 def builtin_issuer(svc: Annotated[ApiServices, Depends(services)]) -> BuiltinIssuer:
     if svc.builtin is None:
         raise ApiError(404, "not_found", "built-in accounts are disabled on this installation")
@@ -120,6 +128,23 @@ def _with_cookie(
 
 def _missing_cookie() -> ApiError:
     return ApiError(401, "invalid_refresh_token", "no session cookie", f"cookie.{REFRESH_COOKIE}")
+
+
+@router.get(
+    "/options",
+    response_model=SignInOptions,
+    summary="How to sign in here",
+    description="Public: what the sign-in page offers. OIDC appears only with both "
+    "LOGSIGHT_OIDC_ISSUER_URL and LOGSIGHT_OIDC_CLIENT_ID set.",
+)
+def sign_in_options(svc: Svc) -> SignInOptions:
+    settings = svc.settings
+    oidc = bool(settings.oidc_issuer_url and settings.oidc_client_id)
+    return SignInOptions(
+        builtin=settings.builtin_auth,
+        oidc_issuer=settings.oidc_issuer_url if oidc else None,
+        oidc_client_id=settings.oidc_client_id if oidc else None,
+    )
 
 
 @router.post(

@@ -1,6 +1,8 @@
 "use client";
 import { useRouter, useSearchParams } from "next/navigation";
 import { Suspense, useEffect, useState, type FormEvent } from "react";
+import { api, type Schemas } from "@/api/client";
+import { startSignIn } from "@/lib/oidc";
 import { refresh, signIn } from "@/lib/session";
 
 /** Only a path of this site: never an open redirect. */
@@ -14,6 +16,15 @@ function LoginForm() {
   const next = safeNext(params.get("next"));
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [options, setOptions] = useState<Schemas["SignInOptions"] | null>(null);
+
+  useEffect(() => {
+    // Without an answer, offer the built-in accounts: the API says so when they are off.
+    void api.GET("/api/auth/options").then(
+      (r) => setOptions(r.data ?? { builtin: true, oidc_issuer: null, oidc_client_id: null }),
+      () => setOptions({ builtin: true, oidc_issuer: null, oidc_client_id: null }),
+    );
+  }, []);
 
   useEffect(() => {
     document.title = "Sign in · LogSight";
@@ -35,8 +46,19 @@ function LoginForm() {
     }
   }
 
+  const oidc = options?.oidc_issuer && options.oidc_client_id ? { issuer: options.oidc_issuer, clientId: options.oidc_client_id } : null;
   return (
-    <form onSubmit={submit} className="space-y-4" aria-describedby={error ? "login-error" : undefined}>
+    <div className="space-y-4">
+      {oidc && (
+        <button
+          type="button"
+          className="btn btn-primary w-full justify-center"
+          onClick={() => startSignIn(oidc.issuer, oidc.clientId, next).catch((e: unknown) => setError(e instanceof Error ? e.message : "Sign-in failed."))}
+        >
+          Sign in with {new URL(oidc.issuer).host}
+        </button>
+      )}
+      {(options?.builtin ?? true) && <form onSubmit={submit} className="space-y-4" aria-describedby={error ? "login-error" : undefined}>
       <div>
         <label htmlFor="email" className="label">
           Email
@@ -57,7 +79,9 @@ function LoginForm() {
       <button type="submit" className="btn btn-primary w-full justify-center" disabled={busy}>
         {busy ? "Signing in…" : "Sign in"}
       </button>
-    </form>
+    </form>}
+      {error && !(options?.builtin ?? true) && <p role="alert" className="text-sm text-red-700 dark:text-red-300">{error}</p>}
+    </div>
   );
 }
 
