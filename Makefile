@@ -81,7 +81,14 @@ $(WEB)/node_modules/.installed: $(WEB)/package-lock.json
 	@echo "==> the dashboard's build tools (npm ci, from web/package-lock.json)"
 	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
-$(WEB)/out/index.html: $(WEB)/node_modules/.installed $(WEB_SOURCES)
+# Settings read at build time (Clerk's publishable key): a change rebuilds.
+WEB_ENV := $(WEB)/.build-env
+$(WEB_ENV): FORCE
+	@echo "NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY=$(NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY)" | cmp -s - $@ \
+		|| echo "NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY=$(NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY)" > $@
+.PHONY: FORCE
+FORCE:
+$(WEB)/out/index.html: $(WEB)/node_modules/.installed $(WEB_SOURCES) $(WEB_ENV)
 	@echo "==> building the dashboard (web/out/; a minute or two)"
 	cd $(WEB) && NEXT_TELEMETRY_DISABLED=1 npm run --silent build
 	@touch $@

@@ -18,6 +18,13 @@ type Listener = () => void;
 // it cannot have (the cookie itself is invisible to scripts).
 const SIGNED_IN = "logsight.signed-in";
 
+/** An identity provider's SDK that hands out tokens itself (Clerk): used instead of the cookie. */
+export interface ExternalSession {
+  token: () => Promise<string | null>;
+  signOut: () => Promise<void>;
+}
+
+let external: ExternalSession | null = null;
 let accessToken: string | null = null;
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
 let pending: Promise<boolean> | null = null;
@@ -102,7 +109,12 @@ export async function signIn(email: string, password: string): Promise<SessionTo
  * a Web Lock. The cookie is the browser's, shared by every tab: two tabs presenting the same
  * refresh token at once would look like a stolen token replayed, and end the session.
  */
+export function setExternalSession(session: ExternalSession | null): void {
+  external = session;
+}
+
 export function refresh(): Promise<boolean> {
+  if (external) return refreshExternal(external);
   if (!pending && localStorage.getItem(SIGNED_IN) !== "1") return Promise.resolve(false);
   pending ??= (async () => {
     try {
@@ -125,7 +137,22 @@ export function refresh(): Promise<boolean> {
   return pending;
 }
 
+async function refreshExternal(session: ExternalSession): Promise<boolean> {
+  const token = await session.token().catch(() => null);
+  if (!token) {
+    forget();
+    return false;
+  }
+  // The SDK keeps its own token fresh (about a minute long): ask it again well before then.
+  adopt({ access_token: token, expires_in: 50 }, { refreshable: true });
+  return true;
+}
+
 export async function signOut(): Promise<void> {
+  if (external) {
+    await external.signOut().finally(forget);
+    return;
+  }
   try {
     await fetch("/api/auth/session", {
       method: "DELETE",

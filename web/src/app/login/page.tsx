@@ -2,6 +2,7 @@
 import { useRouter, useSearchParams } from "next/navigation";
 import { Suspense, useEffect, useState, type FormEvent } from "react";
 import { api, type Schemas } from "@/api/client";
+import { ClerkSignIn, usesClerk } from "@/components/AuthProvider";
 import { startSignIn } from "@/lib/oidc";
 import { refresh, signIn } from "@/lib/session";
 
@@ -46,6 +47,7 @@ function LoginForm() {
     }
   }
 
+  if (usesClerk()) return <ClerkSignIn next={next} />;
   const oidc = options?.oidc_issuer && options.oidc_client_id ? { issuer: options.oidc_issuer, clientId: options.oidc_client_id } : null;
   return (
     <div className="space-y-4">
