@@ -86,7 +86,6 @@ WEB_ENV := $(WEB)/.build-env
 $(WEB_ENV): FORCE
 	@echo "NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY=$(NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY)" | cmp -s - $@ \
 		|| echo "NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY=$(NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY)" > $@
-.PHONY: FORCE
 FORCE:
 $(WEB)/out/index.html: $(WEB)/node_modules/.installed $(WEB_SOURCES) $(WEB_ENV)
 	@echo "==> building the dashboard (web/out/; a minute or two)"
