@@ -35,6 +35,7 @@ ROUTES = {
     "/events/": "Events",
     "/issues/": "Issues",
     "/issue/": "Issue",
+    "/ingest/": "Ingest health",
     "/login/": "Sign-in",
 }
 _SCRIPT = re.compile(r"<script\b([^>]*)\bsrc=\"([^\"]+)\"([^>]*)>")

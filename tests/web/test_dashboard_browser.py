@@ -1,7 +1,7 @@
 """The dashboard end to end in a real browser (Debian's Chromium) against `logsight local`:
 sign in as the printed admin, change the password, send events through the snippet and an
 error through the Sentry protocol, watch them arrive on the overview and the live stream
-without a reload, find them in the explorer, resolve the issue. Every main page is checked
+without a reload, find them in the explorer, resolve the issue, see them on ingest health. Every main page is checked
 with axe and photographed at desktop and phone width (ARTIFACTS_DIR, default
 artifacts/screenshots; LOGSIGHT_UPDATE_SCREENSHOTS=1 also refreshes docs/screenshots/)."""
 
@@ -246,6 +246,13 @@ def test_the_dashboard_end_to_end(runtime: LocalLogSight, context: BrowserContex
     expect(page.locator("[data-issue-status]")).to_have_text("resolved")
     page.get_by_role("link", name="Issues", exact=True).click()
     expect(page.get_by_text("No unresolved issues.")).to_be_visible()
+
+    # Ingest health: what was stored, and no dead letters (the admin may see them).
+    page.get_by_role("link", name="Ingest", exact=True).click()
+    expect(page.get_by_role("heading", name="Ingest health")).to_be_visible()
+    expect(page.get_by_text("No dead letters")).to_be_visible()
+    assert stat(page, "Stored") >= 3
+    check_page(page, "ingest")
 
     assert errors == [] and live_errors == [], errors + live_errors
 

@@ -32,6 +32,7 @@ const NAV = [
   { href: "/live/", label: "Live" },
   { href: "/events/", label: "Events" },
   { href: "/issues/", label: "Issues" },
+  { href: "/ingest/", label: "Ingest" },
 ];
 
 const LAST_PROJECT = "logsight.project";
