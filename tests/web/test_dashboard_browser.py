@@ -19,10 +19,10 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from logsight.local.dashboard import WEB_DIST
-from tests.support.browser import StaticSite, html, launch_chromium
+from tests.support.browser import StaticSite, html, chromium
 from tests.support.runtime import REPO, LocalLogSight, fresh_runtime
 from tests.ingest.test_sentry_protocol import PYTHON_EVENT, auth, envelope, event_item
 
@@ -50,12 +50,8 @@ def runtime() -> Iterator[LocalLogSight]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,12 @@ type Event = Schemas["EventSummary"];
 
 const FILTERS = ["q", "type", "name", "level", "user_id", "release", "environment", "props"] as const;
 const LEVELS = ["", "debug", "info", "warning", "error", "fatal"];
+const TEXT_FILTERS = [
+  ["name", "Name"],
+  ["user_id", "User"],
+  ["release", "Release"],
+  ["environment", "Environment"],
+] as const;
 
 /** "plan=pro, seats=5" → { "prop.plan": ["pro"], "prop.seats": ["5"] } */
 function propertyQuery(text: string): Record<string, string[]> {
@@ -214,22 +220,12 @@ function Explorer() {
               ))}
             </select>
           </div>
-          <div>
-            <label htmlFor="f-name" className="label">Name</label>
-            <input id="f-name" name="name" className="input" defaultValue={params.get("name") ?? ""} />
-          </div>
-          <div>
-            <label htmlFor="f-user" className="label">User</label>
-            <input id="f-user" name="user_id" className="input" defaultValue={params.get("user_id") ?? ""} />
-          </div>
-          <div>
-            <label htmlFor="f-release" className="label">Release</label>
-            <input id="f-release" name="release" className="input" defaultValue={params.get("release") ?? ""} />
-          </div>
-          <div>
-            <label htmlFor="f-env" className="label">Environment</label>
-            <input id="f-env" name="environment" className="input" defaultValue={params.get("environment") ?? ""} />
-          </div>
+          {TEXT_FILTERS.map(([name, label]) => (
+            <div key={name}>
+              <label htmlFor={`f-${name}`} className="label">{label}</label>
+              <input id={`f-${name}`} name={name} className="input" defaultValue={params.get(name) ?? ""} />
+            </div>
+          ))}
           <div className="sm:col-span-2 lg:col-span-3">
             <label htmlFor="f-props" className="label">Properties (key=value, comma-separated)</label>
             <input id="f-props" name="props" className="input" placeholder="plan=pro, seats=5" defaultValue={params.get("props") ?? ""} />
