@@ -36,6 +36,7 @@ ROUTES = {
     "/issues/": "Issues",
     "/issue/": "Issue",
     "/ingest/": "Ingest health",
+    "/setup/": "Setup",
     "/login/": "Sign-in",
 }
 _SCRIPT = re.compile(r"<script\b([^>]*)\bsrc=\"([^\"]+)\"([^>]*)>")

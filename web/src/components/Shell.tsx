@@ -33,6 +33,7 @@ const NAV = [
   { href: "/events/", label: "Events" },
   { href: "/issues/", label: "Issues" },
   { href: "/ingest/", label: "Ingest" },
+  { href: "/setup/", label: "Setup" },
 ];
 
 const LAST_PROJECT = "logsight.project";
