@@ -357,6 +357,183 @@ export interface paths {
         patch: operations["update_project_api_projects__project_id__patch"];
         trace?: never;
     };
+    "/api/projects/{project_id}/alerts/channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A project's alert channels */
+        get: operations["list_channels_api_projects__project_id__alerts_channels_get"];
+        put?: never;
+        /** Add an alert channel (admins) */
+        post: operations["create_channel_api_projects__project_id__alerts_channels_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/alerts/channels/{alert_channel_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One alert channel */
+        get: operations["get_channel_api_projects__project_id__alerts_channels__alert_channel_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete an alert channel (admins); rules stop using it */
+        delete: operations["delete_channel_api_projects__project_id__alerts_channels__alert_channel_id__delete"];
+        options?: never;
+        head?: never;
+        /** Change an alert channel (admins) */
+        patch: operations["update_channel_api_projects__project_id__alerts_channels__alert_channel_id__patch"];
+        trace?: never;
+    };
+    "/api/projects/{project_id}/alerts/channels/{alert_channel_id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a test notification to the channel now (members) */
+        post: operations["test_channel_api_projects__project_id__alerts_channels__alert_channel_id__test_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/alerts/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A project's alert rules */
+        get: operations["list_rules_api_projects__project_id__alerts_rules_get"];
+        put?: never;
+        /** Create an alert rule (members) */
+        post: operations["create_rule_api_projects__project_id__alerts_rules_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/alerts/rules/{alert_rule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One alert rule */
+        get: operations["get_rule_api_projects__project_id__alerts_rules__alert_rule_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete an alert rule and its history (members) */
+        delete: operations["delete_rule_api_projects__project_id__alerts_rules__alert_rule_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Change an alert rule (members)
+         * @description Only the fields in the body change; a new condition or window starts the rule again from 'ok'.
+         */
+        patch: operations["update_rule_api_projects__project_id__alerts_rules__alert_rule_id__patch"];
+        trace?: never;
+    };
+    "/api/projects/{project_id}/alerts/rules/{alert_rule_id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A rule's firings, repeats and resolutions with their deliveries, newest first */
+        get: operations["rule_history_api_projects__project_id__alerts_rules__alert_rule_id__history_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/dashboards": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A project's dashboards */
+        get: operations["list_dashboards_api_projects__project_id__dashboards_get"];
+        put?: never;
+        /**
+         * Create a dashboard (members)
+         * @description A project holds at most 50 dashboards (409 too_many_dashboards beyond).
+         */
+        post: operations["create_dashboard_api_projects__project_id__dashboards_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/dashboards/query": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A widget's data: its metric per bucket
+         * @description Evaluates a widget's definition (as saved in a dashboard, spelled as query parameters) over [from, to): `from` defaults to `range` (else 24 hours) before `to` (default: now). Buckets are chosen and aligned as for the statistics time series (every bucket present, zeros included). Filters combine with AND and repeated values mean any of. With `group_by` (`group_property` names the key for `group_by=property`), the `top` groups get their own series and the rest are summed in one series with `"other": true`. Definitions that use only type, name, level and release are read from the rollups; environment and property filters or groups count the events themselves.
+         *
+         *     Property equality filters. Write `prop.<key>=<value>` (or the equivalent `prop[<key>]=<value>`)
+         *     for each top-level key of the event's `properties`; the value is compared with the property's
+         *     JSON value as text, so `prop.plan=pro`, `prop.seats=5` and `prop.trial=true` match the string
+         *     "pro", the number 5 and the boolean true. Repeating a key means any of its values
+         *     (`prop.plan=pro&prop.plan=team`); different keys must all match.
+         */
+        get: operations["query_widget_api_projects__project_id__dashboards_query_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/dashboards/{dashboard_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One dashboard with its widgets */
+        get: operations["get_dashboard_api_projects__project_id__dashboards__dashboard_id__get"];
+        /** Replace a dashboard: name, range and widgets (members) */
+        put: operations["replace_dashboard_api_projects__project_id__dashboards__dashboard_id__put"];
+        post?: never;
+        /** Delete a dashboard */
+        delete: operations["delete_dashboard_api_projects__project_id__dashboards__dashboard_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{project_id}/dead-letters": {
         parameters: {
             query?: never;
@@ -385,6 +562,26 @@ export interface paths {
         get: operations["get_dead_letter_api_projects__project_id__dead_letters__dead_letter_id__get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/dead-letters/{dead_letter_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a dead letter back through the queue (admins)
+         * @description Any reason may be replayed (fix the cause first: a letter rejected for its content fails again). A letter already sent back and not failed since is left alone; one that is not a LogSight message any more cannot be replayed. Audited as dead_letter.replayed.
+         */
+        post: operations["replay_dead_letter_api_projects__project_id__dead_letters__dead_letter_id__replay_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -428,6 +625,26 @@ export interface paths {
         };
         /** One event with every field */
         get: operations["get_event_api_projects__project_id__events__event_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/ingest/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Accepted, refused and dead-lettered events over time, and the queues
+         * @description Over [from, to): `from` defaults to `range` (else 24 hours) before `to` (default: now); buckets as for the statistics time series (zeros included). Refusals are written by ingest within about a second; queue counts are read from the broker at most every few seconds, and are null when the broker cannot be reached from the API.
+         */
+        get: operations["ingest_health_api_projects__project_id__ingest_health_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -514,6 +731,26 @@ export interface paths {
         };
         /** Any event of an issue */
         get: operations["issue_event_api_projects__project_id__issues__issue_id__events__event_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/issues/{issue_id}/impact": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Users and sessions an issue reached, and its effect on an event
+         * @description Over [from, to) (whole minutes; `from` defaults to `range`, else 24 hours, before `to`, default now). A session is a distinct session id (the browser snippet gives each tab one; events without one, as Sentry SDKs send them, count towards users only). With `event`, the sessions of the range are split into those that met the issue and the others, and for each the share that has an event of that name within the range (in either order) is given.
+         */
+        get: operations["issue_impact_api_projects__project_id__issues__issue_id__impact_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -769,6 +1006,15 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** Absence */
+        Absence: {
+            filter?: components["schemas"]["EventFilter"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "absence";
+        };
         /** AuditEntryPublic */
         AuditEntryPublic: {
             /** Action */
@@ -800,6 +1046,37 @@ export interface components {
          * @enum {string}
          */
         Bucket: "1m" | "5m" | "1h" | "1d";
+        /** Change */
+        Change: {
+            /**
+             * Compare To
+             * @description The same window one day or one week earlier.
+             * @enum {string}
+             */
+            compare_to: "day" | "week";
+            /**
+             * Direction
+             * @enum {string}
+             */
+            direction: "drop" | "rise";
+            filter?: components["schemas"]["EventFilter"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "change";
+            /**
+             * Min Baseline
+             * @description Earlier windows with fewer events never fire.
+             * @default 10
+             */
+            min_baseline: number;
+            /**
+             * Percent
+             * @description Fires at this change or more.
+             */
+            percent: number;
+        };
         /** ChangePublic */
         ChangePublic: {
             /** Error Rate */
@@ -813,6 +1090,79 @@ export interface components {
             events: number | null;
             /** Unique Users */
             unique_users: number | null;
+        };
+        /** ChannelCreate */
+        ChannelCreate: {
+            /**
+             * Config
+             * @description The type's visible settings.
+             */
+            config?: {
+                [key: string]: unknown;
+            };
+            /** Name */
+            name: string;
+            /** Secret */
+            secret?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "slack" | "discord" | "teams" | "telegram" | "pagerduty" | "webhook" | "email";
+        };
+        /** ChannelPublic */
+        ChannelPublic: {
+            /** Config */
+            config: {
+                [key: string]: unknown;
+            };
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Project Id
+             * Format: uuid
+             */
+            project_id: string;
+            /**
+             * Secret Set
+             * @description Credentials are stored (they are never shown).
+             */
+            secret_set: boolean;
+            /** Type */
+            type: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** ChannelUpdate */
+        ChannelUpdate: {
+            /** Config */
+            config?: {
+                [key: string]: unknown;
+            } | null;
+            /** Name */
+            name?: string | null;
+            /**
+             * Secret
+             * @description Replaces the whole secret.
+             */
+            secret?: {
+                [key: string]: unknown;
+            } | null;
         };
         /** CookieSessionPublic */
         CookieSessionPublic: {
@@ -841,6 +1191,77 @@ export interface components {
              * @default Bearer
              */
             token_type: string;
+        };
+        /** CountSeries */
+        CountSeries: {
+            /** Total */
+            total: number;
+            /**
+             * Values
+             * @description One value per bucket, zeros included.
+             */
+            values: number[];
+        };
+        /** DashboardDefinition */
+        DashboardDefinition: {
+            /** Name */
+            name: string;
+            /** @default 24h */
+            range: components["schemas"]["RangePreset"];
+            /** Widgets */
+            widgets?: components["schemas"]["Widget"][];
+        };
+        /** DashboardPublic */
+        DashboardPublic: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Created By
+             * @description Null for the default dashboard.
+             */
+            created_by: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Project Id
+             * Format: uuid
+             */
+            project_id: string;
+            /** @description The range the widgets show unless they set one. */
+            range: components["schemas"]["RangePreset"];
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /**
+             * Version
+             * @description Raised by every change; PUT ?version= replaces only it.
+             */
+            version: number;
+            /** Widgets */
+            widgets: components["schemas"]["Widget"][];
+        };
+        /** DeadLetterHealth */
+        DeadLetterHealth: {
+            /**
+             * Reasons
+             * @description The 20 most frequent reasons; GET .../dead-letters lists the letters themselves.
+             */
+            reasons: components["schemas"]["DeadLetterReason"][];
+            /**
+             * Total
+             * @description Every dead letter of the project.
+             */
+            total: number;
         };
         /** DeadLetterPublic */
         DeadLetterPublic: {
@@ -907,6 +1328,31 @@ export interface components {
              */
             source: string;
         };
+        /** DeadLetterReason */
+        DeadLetterReason: {
+            /**
+             * In Range
+             * @description Of them, recorded within [from, to).
+             */
+            in_range: number;
+            /**
+             * Latest At
+             * Format: date-time
+             */
+            latest_at: string;
+            /**
+             * Letters
+             * @description Letters with this reason, of any age.
+             */
+            letters: number;
+            /** Reason */
+            reason: string;
+            /**
+             * Waiting
+             * @description Not sent back since they were recorded (scheduled for the automatic re-drive, or waiting for a replay by hand).
+             */
+            waiting: number;
+        };
         /** DeadLetterSummary */
         DeadLetterSummary: {
             /**
@@ -962,6 +1408,39 @@ export interface components {
              */
             source: string;
         };
+        /** DeliveryPublic */
+        DeliveryPublic: {
+            /** Attempts */
+            attempts: number;
+            /**
+             * Channel Id
+             * @description Null once the channel was deleted.
+             */
+            channel_id: string | null;
+            /** Channel Type */
+            channel_type: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Response Code */
+            response_code: number | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "sending" | "sent" | "failed";
+        };
+        /**
+         * Dimension
+         * @enum {string}
+         */
+        Dimension: "type" | "name" | "level" | "release" | "environment" | "property";
         /** ErrorDetail */
         ErrorDetail: {
             /** Code */
@@ -971,9 +1450,56 @@ export interface components {
             /** Message */
             message: string;
         };
+        /** ErrorRate */
+        ErrorRate: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "error_rate";
+            /**
+             * Min Events
+             * @description Fewer never fire.
+             * @default 50
+             */
+            min_events: number;
+            /**
+             * Per Release
+             * @description Each release on its own: fires when any release with the minimum volume is above the rate.
+             * @default false
+             */
+            per_release: boolean;
+            /**
+             * Percent
+             * @description Errors as a share of all events.
+             */
+            percent: number;
+            /**
+             * Release
+             * @description Only this release's events.
+             */
+            release?: string | null;
+        };
         /** ErrorResponse */
         ErrorResponse: {
             error: components["schemas"]["ErrorDetail"];
+        };
+        /**
+         * EventFilter
+         * @description Matching events; every field given must match (the rollups' dimensions).
+         */
+        EventFilter: {
+            /** Level */
+            level?: string | null;
+            /** Name */
+            name?: string | null;
+            /** Release */
+            release?: string | null;
+            /**
+             * Type
+             * @description Event type: error, pageview, custom...
+             */
+            type?: string | null;
         };
         /** EventPublic */
         EventPublic: {
@@ -1062,6 +1588,23 @@ export interface components {
                 [key: string]: unknown;
             } | null;
         };
+        /** EventReach */
+        EventReach: {
+            /**
+             * Difference
+             * @description with_error.share - without_error.share: -0.2 is 20 points fewer sessions reaching the event when the error happened; null when either share is.
+             */
+            difference: number | null;
+            /**
+             * Event
+             * @description The event name asked about.
+             */
+            event: string;
+            /** @description Sessions that met the issue. */
+            with_error: components["schemas"]["SessionGroup"];
+            /** @description Every other session of the range. */
+            without_error: components["schemas"]["SessionGroup"];
+        };
         /** EventSummary */
         EventSummary: {
             /** Browser */
@@ -1130,6 +1673,71 @@ export interface components {
          * @enum {string}
          */
         GroupBy: "type" | "name" | "level" | "release";
+        /** HistoryEntry */
+        HistoryEntry: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Deliveries */
+            deliveries: components["schemas"]["DeliveryPublic"][];
+            /** Details */
+            details: {
+                [key: string]: unknown;
+            };
+            /** Id */
+            id: number;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "firing" | "resolved" | "repeat";
+            /**
+             * Notification Id
+             * @description Null while waiting for a digest.
+             */
+            notification_id: string | null;
+            /** Summary */
+            summary: string;
+            /** Value */
+            value: number | null;
+        };
+        /** IngestHealth */
+        IngestHealth: {
+            /** @description Events stored, by their timestamp (the statistics' rollups). */
+            accepted: components["schemas"]["CountSeries"];
+            bucket: components["schemas"]["Bucket"];
+            /**
+             * Buckets
+             * @description Start of each bucket, in `tz`.
+             */
+            buckets: string[];
+            /** @description Null unless you are an admin: letters hold what clients sent. */
+            dead_letters: components["schemas"]["DeadLetterHealth"] | null;
+            /**
+             * From
+             * Format: date-time
+             * @description Start of the first bucket.
+             */
+            from: string;
+            /**
+             * Outcomes
+             * @description Everything not stored, by outcome, category and reason, by received time (the rate-limited events included).
+             */
+            outcomes: components["schemas"]["OutcomeSeriesPublic"][];
+            queue: components["schemas"]["QueueHealth"];
+            /** @description Events refused by a quota (429), by the minute they were refused. */
+            rate_limited: components["schemas"]["CountSeries"];
+            /**
+             * To
+             * Format: date-time
+             * @description End of the last bucket.
+             */
+            to: string;
+            /** Tz */
+            tz: string;
+        };
         /** InvitationCreate */
         InvitationCreate: {
             /** Email */
@@ -1309,6 +1917,72 @@ export interface components {
              */
             users: number;
         };
+        /** IssueFrequency */
+        IssueFrequency: {
+            /**
+             * Issue Id
+             * @description Only this issue; else any.
+             */
+            issue_id?: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "issue_frequency";
+            /**
+             * Metric
+             * @default events
+             * @enum {string}
+             */
+            metric: "events" | "users";
+            /** Threshold */
+            threshold: number;
+        };
+        /** IssueImpact */
+        IssueImpact: {
+            /**
+             * Active Sessions
+             * @description Sessions in the range (events with a session id).
+             */
+            active_sessions: number;
+            /**
+             * Active Users
+             * @description Users active in the range, for comparison.
+             */
+            active_users: number;
+            /**
+             * Active Users Approximate
+             * @description active_users estimated with HyperLogLog (ranges over 6 hours).
+             */
+            active_users_approximate: boolean;
+            /**
+             * Events
+             * @description The issue's events in the range.
+             */
+            events: number;
+            /**
+             * From
+             * Format: date-time
+             */
+            from: string;
+            /** @description With `event`: the sessions compared. */
+            reach: components["schemas"]["EventReach"] | null;
+            /**
+             * Sessions
+             * @description Distinct sessions that met the issue.
+             */
+            sessions: number;
+            /**
+             * To
+             * Format: date-time
+             */
+            to: string;
+            /**
+             * Users
+             * @description Distinct users who met the issue.
+             */
+            users: number;
+        };
         /** IssuePublic */
         IssuePublic: {
             /** Culprit */
@@ -1449,6 +2123,20 @@ export interface components {
             /** Label */
             label?: string | null;
         };
+        /**
+         * Layout
+         * @description A place on the grid: column x (0-11) and row y, w columns wide and h rows high.
+         */
+        Layout: {
+            /** H */
+            h: number;
+            /** W */
+            w: number;
+            /** X */
+            x: number;
+            /** Y */
+            y: number;
+        };
         /** LiveCounts */
         LiveCounts: {
             /** By Type */
@@ -1540,6 +2228,14 @@ export interface components {
          * @enum {string}
          */
         Metric: "count" | "users";
+        /** NewIssue */
+        NewIssue: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "new_issue";
+        };
         /** OrganizationCreate */
         OrganizationCreate: {
             /** Name */
@@ -1596,6 +2292,34 @@ export interface components {
              */
             reason: string;
         };
+        /**
+         * OutcomeSeriesPublic
+         * @description An outcome as in GET .../stats/outcomes, per bucket too.
+         */
+        OutcomeSeriesPublic: {
+            /**
+             * Category
+             * @description Data category: event, or Sentry's (error, log_item, ...).
+             */
+            category: string;
+            /**
+             * Outcome
+             * @description rate_limited (refused by a quota: 429), client_discarded (dropped by the client, from Sentry client reports), skipped (accepted, not stored), invalid.
+             */
+            outcome: string;
+            /** Quantity */
+            quantity: number;
+            /**
+             * Reason
+             * @description For rate_limited: the quota that was used up.
+             */
+            reason: string;
+            /**
+             * Values
+             * @description One value per bucket, zeros included.
+             */
+            values: number[];
+        };
         /** OutcomesPublic */
         OutcomesPublic: {
             /** Data */
@@ -1618,6 +2342,20 @@ export interface components {
             /** Next Cursor */
             next_cursor?: string | null;
         };
+        /** Page[ChannelPublic] */
+        Page_ChannelPublic_: {
+            /** Data */
+            data: components["schemas"]["ChannelPublic"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** Page[DashboardPublic] */
+        Page_DashboardPublic_: {
+            /** Data */
+            data: components["schemas"]["DashboardPublic"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
         /** Page[DeadLetterSummary] */
         Page_DeadLetterSummary_: {
             /** Data */
@@ -1629,6 +2367,13 @@ export interface components {
         Page_EventSummary_: {
             /** Data */
             data: components["schemas"]["EventSummary"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** Page[HistoryEntry] */
+        Page_HistoryEntry_: {
+            /** Data */
+            data: components["schemas"]["HistoryEntry"][];
             /** Next Cursor */
             next_cursor?: string | null;
         };
@@ -1678,6 +2423,13 @@ export interface components {
         Page_ProjectPublic_: {
             /** Data */
             data: components["schemas"]["ProjectPublic"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** Page[RulePublic] */
+        Page_RulePublic_: {
+            /** Data */
+            data: components["schemas"]["RulePublic"][];
             /** Next Cursor */
             next_cursor?: string | null;
         };
@@ -1838,6 +2590,49 @@ export interface components {
             /** Retention Days */
             retention_days?: number | null;
         };
+        /** PropertyFilter */
+        PropertyFilter: {
+            /**
+             * Key
+             * @description A top-level key of the event's properties.
+             */
+            key: string;
+            /**
+             * Values
+             * @description Any of these, compared with the property's JSON value as text.
+             */
+            values: string[];
+        };
+        /** QueueHealth */
+        QueueHealth: {
+            /**
+             * Queues
+             * @description Every shard queue, then the dead-letter queue. The queues are shared by every project of the installation.
+             */
+            queues: components["schemas"]["QueuePublic"][];
+            /**
+             * Readable
+             * @description False when the broker could not be asked from here (the counts are null).
+             */
+            readable: boolean;
+            /**
+             * Waiting
+             * @description Messages waiting in the shard queues.
+             */
+            waiting: number | null;
+        };
+        /** QueuePublic */
+        QueuePublic: {
+            /** Consumers */
+            consumers: number | null;
+            /**
+             * Messages
+             * @description Messages waiting for the consumer (its lag); null: no such queue.
+             */
+            messages: number | null;
+            /** Name */
+            name: string;
+        };
         /**
          * QuotaSettings
          * @description Null: the installation's default. 0: unlimited.
@@ -1882,11 +2677,47 @@ export interface components {
             project: components["schemas"]["QuotaSettings"];
         };
         /**
+         * RangePreset
+         * @description A range ending now.
+         * @enum {string}
+         */
+        RangePreset: "15m" | "1h" | "24h" | "7d" | "30d";
+        /**
          * RedriveState
          * @description Where a dead letter stands with the automatic re-drive.
          * @enum {string}
          */
         RedriveState: "scheduled" | "redriven" | "exhausted" | "manual";
+        /** Regression */
+        Regression: {
+            /**
+             * Issue Id
+             * @description Only this issue ('alert me when this comes back').
+             */
+            issue_id?: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "regression";
+        };
+        /** ReplayPublic */
+        ReplayPublic: {
+            /** Detail */
+            detail: string;
+            /** Id */
+            id: number;
+            /**
+             * Replayed
+             * @description True: sent back to its shard queue now. False: see `detail`.
+             */
+            replayed: boolean;
+            /**
+             * Replayed At
+             * @description When it was last sent back.
+             */
+            replayed_at: string | null;
+        };
         /** RevokedTokenPublic */
         RevokedTokenPublic: {
             /**
@@ -1904,6 +2735,133 @@ export interface components {
          * @enum {string}
          */
         Role: "viewer" | "member" | "admin" | "owner";
+        /** RuleCreate */
+        RuleCreate: {
+            /** Channel Ids */
+            channel_ids?: string[];
+            /** Condition */
+            condition: components["schemas"]["Threshold"] | components["schemas"]["Change"] | components["schemas"]["ErrorRate"] | components["schemas"]["NewIssue"] | components["schemas"]["Regression"] | components["schemas"]["IssueFrequency"] | components["schemas"]["Absence"];
+            /**
+             * Cooldown Seconds
+             * @description While firing, notified again at most this often.
+             * @default 3600
+             */
+            cooldown_seconds: number;
+            /**
+             * Digest Seconds
+             * @description Collect state changes and send one message when the oldest has waited this long; null: notify each change at once.
+             */
+            digest_seconds?: number | null;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Interval Seconds
+             * @description Evaluated this often.
+             * @default 60
+             */
+            interval_seconds: number;
+            /** Name */
+            name: string;
+            /**
+             * Snoozed Until
+             * @description Not evaluated before this moment.
+             */
+            snoozed_until?: string | null;
+            /**
+             * Window Seconds
+             * @description The window looked at.
+             * @default 300
+             */
+            window_seconds: number;
+        };
+        /** RulePublic */
+        RulePublic: {
+            /** Channel Ids */
+            channel_ids: string[];
+            /** Condition */
+            condition: {
+                [key: string]: unknown;
+            };
+            /** Cooldown Seconds */
+            cooldown_seconds: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Digest Seconds */
+            digest_seconds: number | null;
+            /** Enabled */
+            enabled: boolean;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Interval Seconds */
+            interval_seconds: number;
+            /** Kind */
+            kind: string;
+            /** Last Evaluated At */
+            last_evaluated_at: string | null;
+            /** Last Notified At */
+            last_notified_at: string | null;
+            /** Last Value */
+            last_value: number | null;
+            /** Name */
+            name: string;
+            /**
+             * Project Id
+             * Format: uuid
+             */
+            project_id: string;
+            /** Snoozed Until */
+            snoozed_until: string | null;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "ok" | "firing";
+            /** State Changed At */
+            state_changed_at: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Window Seconds */
+            window_seconds: number;
+        };
+        /** RuleUpdate */
+        RuleUpdate: {
+            /** Channel Ids */
+            channel_ids?: string[] | null;
+            /** Condition */
+            condition?: (components["schemas"]["Threshold"] | components["schemas"]["Change"] | components["schemas"]["ErrorRate"] | components["schemas"]["NewIssue"] | components["schemas"]["Regression"] | components["schemas"]["IssueFrequency"] | components["schemas"]["Absence"]) | null;
+            /** Cooldown Seconds */
+            cooldown_seconds?: number | null;
+            /**
+             * Digest Seconds
+             * @description null: no digest.
+             */
+            digest_seconds?: number | null;
+            /** Enabled */
+            enabled?: boolean | null;
+            /** Interval Seconds */
+            interval_seconds?: number | null;
+            /** Name */
+            name?: string | null;
+            /**
+             * Snoozed Until
+             * @description null: not snoozed.
+             */
+            snoozed_until?: string | null;
+            /** Window Seconds */
+            window_seconds?: number | null;
+        };
         /** SeriesPublic */
         SeriesPublic: {
             /**
@@ -1933,6 +2891,21 @@ export interface components {
             email: string;
             /** Password */
             password: string;
+        };
+        /** SessionGroup */
+        SessionGroup: {
+            /**
+             * Reached
+             * @description Of them, sessions with the chosen event.
+             */
+            reached: number;
+            /** Sessions */
+            sessions: number;
+            /**
+             * Share
+             * @description reached / sessions; null without sessions.
+             */
+            share: number | null;
         };
         /** SessionPublic */
         SessionPublic: {
@@ -2070,6 +3043,40 @@ export interface components {
             count: number;
             /** Value */
             value: string;
+        };
+        /** TestResult */
+        TestResult: {
+            /** Deliveries */
+            deliveries: components["schemas"]["DeliveryPublic"][];
+            /**
+             * Notification Id
+             * Format: uuid
+             */
+            notification_id: string;
+        };
+        /** Threshold */
+        Threshold: {
+            filter?: components["schemas"]["EventFilter"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "threshold";
+            /**
+             * Metric
+             * @description Matching events, or distinct users of the project.
+             * @default events
+             * @enum {string}
+             */
+            metric: "events" | "unique_users";
+            /**
+             * Op
+             * @default above
+             * @enum {string}
+             */
+            op: "above" | "below";
+            /** Threshold */
+            threshold: number;
         };
         /** TimePoint */
         TimePoint: {
@@ -2275,6 +3282,129 @@ export interface components {
              * @description The account must choose a new password (the printed admin's).
              */
             password_change_required: boolean;
+        };
+        /** Widget */
+        Widget: {
+            filters?: components["schemas"]["WidgetFilters"];
+            group_by?: components["schemas"]["WidgetGroupBy"] | null;
+            /**
+             * Id
+             * @description The widget's key within its dashboard (chosen by the client).
+             */
+            id: string;
+            kind: components["schemas"]["WidgetKind"];
+            layout: components["schemas"]["Layout"];
+            /** @default count */
+            metric: components["schemas"]["WidgetMetric"];
+            /** @description Its own range; null: the dashboard's. */
+            range?: components["schemas"]["RangePreset"] | null;
+            /**
+             * Title
+             * @default
+             */
+            title: string;
+            /**
+             * Top
+             * @description Groups shown; the rest summed.
+             * @default 5
+             */
+            top: number;
+        };
+        /** WidgetData */
+        WidgetData: {
+            /**
+             * Approximate
+             * @description Unique users estimated with HyperLogLog (standard error 0.81%).
+             */
+            approximate: boolean;
+            bucket: components["schemas"]["Bucket"];
+            /**
+             * Buckets
+             * @description Start of each bucket, in `tz`.
+             */
+            buckets: string[];
+            /**
+             * From
+             * Format: date-time
+             * @description Start of the first bucket.
+             */
+            from: string;
+            /** Series */
+            series: components["schemas"]["WidgetSeries"][];
+            /**
+             * Source
+             * @description rollups: per-minute summaries; events: counted from the events themselves (filters or groups on environment or a property).
+             * @enum {string}
+             */
+            source: "rollups" | "events";
+            /**
+             * To
+             * Format: date-time
+             * @description End of the last bucket.
+             */
+            to: string;
+            /** Tz */
+            tz: string;
+        };
+        /**
+         * WidgetFilters
+         * @description Which events count; lists mean any of, different fields must all match.
+         */
+        WidgetFilters: {
+            /** Environment */
+            environment?: string[];
+            /** Level */
+            level?: string[];
+            /** Name */
+            name?: string[];
+            /** Properties */
+            properties?: components["schemas"]["PropertyFilter"][];
+            /** Release */
+            release?: string[];
+            /** Type */
+            type?: string[];
+        };
+        /** WidgetGroupBy */
+        WidgetGroupBy: {
+            by: components["schemas"]["Dimension"];
+            /**
+             * Key
+             * @description The property key, with by=property (and only then).
+             */
+            key?: string | null;
+        };
+        /**
+         * WidgetKind
+         * @enum {string}
+         */
+        WidgetKind: "timeseries" | "bar" | "number" | "table";
+        /**
+         * WidgetMetric
+         * @enum {string}
+         */
+        WidgetMetric: "count" | "users";
+        /** WidgetSeries */
+        WidgetSeries: {
+            /**
+             * Key
+             * @description The group's value (null: events without one, or the other groups).
+             */
+            key: string | null;
+            /**
+             * Other
+             * @description True for the sum of every group outside the top N.
+             */
+            other: boolean;
+            /**
+             * Total
+             * @description Over the whole range: events, or distinct users (not a sum of buckets).
+             */
+            total: number;
+            /**
+             * Values
+             * @description One value per bucket, zeros included.
+             */
+            values: number[];
         };
     };
     responses: never;
@@ -4828,6 +5958,1768 @@ export interface operations {
             };
         };
     };
+    list_channels_api_projects__project_id__alerts_channels_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ChannelPublic_"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_channel_api_projects__project_id__alerts_channels_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChannelCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelPublic"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_channel_api_projects__project_id__alerts_channels__alert_channel_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                alert_channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelPublic"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_channel_api_projects__project_id__alerts_channels__alert_channel_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                alert_channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_channel_api_projects__project_id__alerts_channels__alert_channel_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                alert_channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChannelUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelPublic"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    test_channel_api_projects__project_id__alerts_channels__alert_channel_id__test_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                alert_channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TestResult"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_rules_api_projects__project_id__alerts_rules_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_RulePublic_"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_rule_api_projects__project_id__alerts_rules_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RulePublic"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_rule_api_projects__project_id__alerts_rules__alert_rule_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                alert_rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RulePublic"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_rule_api_projects__project_id__alerts_rules__alert_rule_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                alert_rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_rule_api_projects__project_id__alerts_rules__alert_rule_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                alert_rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RulePublic"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    rule_history_api_projects__project_id__alerts_rules__alert_rule_id__history_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                project_id: string;
+                alert_rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_HistoryEntry_"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_dashboards_api_projects__project_id__dashboards_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_DashboardPublic_"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The query took too long (query_timeout) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_dashboard_api_projects__project_id__dashboards_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DashboardDefinition"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DashboardPublic"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The query took too long (query_timeout) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    query_widget_api_projects__project_id__dashboards_query_get: {
+        parameters: {
+            query?: {
+                metric?: components["schemas"]["WidgetMetric"];
+                group_by?: components["schemas"]["Dimension"] | null;
+                /** @description The property key, with group_by=property. */
+                group_property?: string | null;
+                top?: number;
+                type?: string[] | null;
+                name?: string[] | null;
+                level?: string[] | null;
+                environment?: string[] | null;
+                release?: string[] | null;
+                /** @description Default: 24 hours before `to`. */
+                from?: string | null;
+                /** @description ISO 8601; without an offset it is read in `tz`. */
+                to?: string | null;
+                range?: components["schemas"]["RangePreset"] | null;
+                /** @description IANA time zone for times without an offset. */
+                tz?: string;
+                bucket?: components["schemas"]["Bucket"] | null;
+                /**
+                 * @description Property equality filters. Write `prop.<key>=<value>` (or the equivalent `prop[<key>]=<value>`)
+                 *     for each top-level key of the event's `properties`; the value is compared with the property's
+                 *     JSON value as text, so `prop.plan=pro`, `prop.seats=5` and `prop.trial=true` match the string
+                 *     "pro", the number 5 and the boolean true. Repeating a key means any of its values
+                 *     (`prop.plan=pro&prop.plan=team`); different keys must all match.
+                 */
+                prop?: {
+                    [key: string]: string;
+                };
+            };
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WidgetData"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The query took too long (query_timeout) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_dashboard_api_projects__project_id__dashboards__dashboard_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                dashboard_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DashboardPublic"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The query took too long (query_timeout) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    replace_dashboard_api_projects__project_id__dashboards__dashboard_id__put: {
+        parameters: {
+            query?: {
+                /** @description The version read: replace only if nobody changed it since (else 409 version_conflict). Without it the last write wins. */
+                version?: number | null;
+            };
+            header?: never;
+            path: {
+                project_id: string;
+                dashboard_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DashboardDefinition"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DashboardPublic"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The query took too long (query_timeout) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_dashboard_api_projects__project_id__dashboards__dashboard_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                dashboard_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The query took too long (query_timeout) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_dead_letters_api_projects__project_id__dead_letters_get: {
         parameters: {
             query?: {
@@ -5020,6 +7912,101 @@ export interface operations {
             };
         };
     };
+    replay_dead_letter_api_projects__project_id__dead_letters__dead_letter_id__replay_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                dead_letter_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayPublic"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database or the queue is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_events_api_projects__project_id__events_get: {
         parameters: {
             query?: {
@@ -5160,6 +8147,109 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EventPublic"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The query took too long (query_timeout) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    ingest_health_api_projects__project_id__ingest_health_get: {
+        parameters: {
+            query?: {
+                /** @description Default: 24 hours before `to`. */
+                from?: string | null;
+                /** @description ISO 8601; without an offset it is read in `tz`. */
+                to?: string | null;
+                range?: components["schemas"]["RangePreset"] | null;
+                /** @description IANA time zone for times without an offset. */
+                tz?: string;
+                bucket?: components["schemas"]["Bucket"] | null;
+            };
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestHealth"];
                 };
             };
             /** @description Bad request */
@@ -5818,6 +8908,111 @@ export interface operations {
                 };
             };
             /** @description The database is unavailable (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    issue_impact_api_projects__project_id__issues__issue_id__impact_get: {
+        parameters: {
+            query?: {
+                /** @description An event name: checkout_completed. */
+                event?: string | null;
+                /** @description Default: 24 hours before `to`. */
+                from?: string | null;
+                /** @description ISO 8601; without an offset it is read in `tz`. */
+                to?: string | null;
+                range?: components["schemas"]["RangePreset"] | null;
+                /** @description IANA time zone for times without an offset. */
+                tz?: string;
+            };
+            header?: never;
+            path: {
+                project_id: string;
+                issue_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssueImpact"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The query took too long (query_timeout) */
             503: {
                 headers: {
                     [name: string]: unknown;
