@@ -237,6 +237,7 @@ def test_the_dashboard_end_to_end(runtime: LocalLogSight, context: BrowserContex
     expect(page.locator("[data-issue-status]")).to_have_text("unresolved")
     expect(page.locator('[data-in-app="true"]').first).to_contain_text("pay")
     expect(page.get_by_role("region", name="Breadcrumbs")).to_contain_text("GET /cart")
+    expect(page.locator("[data-impact]")).to_contain_text("1 of")
     check_page(page, "issue")
     page.get_by_role("button", name="Resolve").click()
     expect(page.locator("[data-issue-status]")).to_have_text("resolved")

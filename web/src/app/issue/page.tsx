@@ -3,6 +3,7 @@ import Link from "next/link";
 import { useSearchParams } from "next/navigation";
 import { useCallback, useMemo, useState } from "react";
 import { api, errorMessage, type Schemas } from "@/api/client";
+import { IssueImpact } from "@/components/IssueImpact";
 import { Fields } from "@/components/JsonBlock";
 import { Shell, useShell, useTimeZone } from "@/components/Shell";
 import LazyTimeChart from "@/components/charts/LazyTimeChart";
@@ -128,6 +129,7 @@ function IssueView({ id }: { id: string }) {
           )}
         </Card>
       </div>
+      <IssueImpact projectId={project.id} issueId={id} />
       <Card
         title="Stack trace"
         actions={
