@@ -14,7 +14,7 @@ PYTHON := $(shell for p in python3.12 python3.13 $$HOME/.pyenv/versions/3.12*/bi
 	&& { command -v "$$p" || echo "$$p"; } && break; done)
 
 .PHONY: help install runtime test-clients local test lint typecheck unit bench bench-soak bench-api schema clean
-.PHONY: sdk sdk-test chromium
+.PHONY: sdk sdk-test chromium web web-test web-api web-size
 
 # Every target says what it does after "##" on its rule's line; help lists them all.
 help: ## this list
@@ -72,12 +72,44 @@ install: sdk
 sdk-test: sdk ## the snippet's type checks, unit tests and size budget
 	cd $(SDK) && npm test --silent && npm run --silent size
 
+# The dashboard (web/): a Next.js static export built into web/out/, which the local gateway
+# serves at / (CloudFront on AWS). Rebuilt only when its sources or lock file change.
+WEB := web
+WEB_SOURCES := $(shell find $(WEB)/src -type f 2>/dev/null) $(addprefix $(WEB)/,package.json \
+	next.config.mjs tailwind.config.ts postcss.config.mjs tsconfig.json)
+$(WEB)/node_modules/.installed: $(WEB)/package-lock.json
+	@echo "==> the dashboard's build tools (npm ci, from web/package-lock.json)"
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+# Settings read at build time (Clerk's publishable key): a change rebuilds.
+WEB_ENV := $(WEB)/.build-env
+$(WEB_ENV): FORCE
+	@echo "NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY=$(NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY)" | cmp -s - $@ \
+		|| echo "NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY=$(NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY)" > $@
+FORCE:
+$(WEB)/out/index.html: $(WEB)/node_modules/.installed $(WEB_SOURCES) $(WEB_ENV)
+	@echo "==> building the dashboard (web/out/; a minute or two)"
+	cd $(WEB) && NEXT_TELEMETRY_DISABLED=1 npm run --silent build
+	@touch $@
+web: $(WEB)/out/index.html ## build the dashboard into web/out/ (when its sources changed)
+# The typed API client, regenerated from the API's OpenAPI document (a test fails when stale).
+web-api: install $(WEB)/node_modules/.installed ## regenerate the dashboard's typed API client
+	$(BIN)/logsight openapi --output $(WEB)/openapi.json
+	cd $(WEB) && npx openapi-typescript openapi.json -o src/api/schema.d.ts
+# Lint, type checks and unit tests (vitest); the browser tests run with pytest.
+web-test: web ## the dashboard's lint, type checks and unit tests (vitest)
+	cd $(WEB) && npm run --silent lint && npm run --silent typecheck && npm test --silent
+# First-load JavaScript of the overview against its budget, written to docs/benchmarks.md.
+# Also times a clean build (about two minutes).
+web-size: install web ## time a clean dashboard build, first-load JavaScript to docs/benchmarks.md
+	$(BIN)/python -m bench.web_size --build
+
 # The browser tests drive Debian's Chromium (Playwright's own download is not used).
 chromium: ## install Debian's Chromium for the browser tests (as root)
 	@command -v chromium >/dev/null || { test "$$(id -u)" = 0 || { echo "error: chromium missing: apt-get install chromium (as root)" >&2; exit 1; }; \
 		apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; }
 
-runtime: $(VENV)/.runtime sdk ## what running needs, without development tools
+runtime: $(VENV)/.runtime sdk web ## what running needs, without development tools
 
 local: runtime ## run LogSight on this machine (installs what is missing)
 	$(BIN)/logsight local
@@ -92,7 +124,7 @@ typecheck: install typecheck-infra ## mypy --strict over the package, the handle
 unit: install ## the tests not marked slow
 	$(BIN)/pytest -m "not slow"
 
-test: lint typecheck test-clients sdk-test chromium ## lint, type checks and the whole test suite
+test: lint typecheck test-clients sdk-test web-test chromium ## lint, type checks and the whole test suite
 	$(BIN)/pytest
 
 bench: install ## benchmarks; results go to docs/benchmarks.md

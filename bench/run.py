@@ -737,18 +737,21 @@ def main(argv: list[str] | None = None) -> int:
 
     output.parent.mkdir(parents=True, exist_ok=True)
     page = render(state, plan)
-    # The soak (python -m bench.soak) and the alert evaluation (python -m bench.alerts) write
-    # their own sections of the same page: keep them.
+    # The soak (python -m bench.soak), the alert evaluation (python -m bench.alerts) and the
+    # dashboard's sizes (python -m bench.web_size) write their own sections of the same page:
+    # keep them.
     from bench.alerts import BEFORE as ALERTS_BEFORE
     from bench.alerts import HEADING as ALERTS_HEADING
+    from bench.web_size import BEFORE as WEB_BEFORE
+    from bench.web_size import HEADING as WEB_HEADING
 
-    if output.exists() and (soak := existing_section(output.read_text())) is not None:
+    previous = output.read_text() if output.exists() else ""
+    if (soak := existing_section(previous)) is not None:
         page = splice_section(page, soak)
-    if (
-        output.exists()
-        and (alerts := existing_section(output.read_text(), ALERTS_HEADING)) is not None
-    ):
+    if (alerts := existing_section(previous, ALERTS_HEADING)) is not None:
         page = splice_section(page, alerts, heading=ALERTS_HEADING, before=ALERTS_BEFORE)
+    if (web := existing_section(previous, WEB_HEADING)) is not None:
+        page = splice_section(page, web, WEB_HEADING, WEB_BEFORE)
     output.write_text(page)
     log(f"wrote {output} after {(time.monotonic() - began) / 60:.1f} min")
     return 1 if state.failures else 0

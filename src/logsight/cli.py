@@ -210,6 +210,14 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from logsight.api.app import openapi_json
+
+    Path(args.output).write_bytes(openapi_json())
+    print(f"wrote {args.output}")
+    return 0
+
+
 def cmd_local(args: argparse.Namespace) -> int:
     # Nothing the runtime or its children create is readable by other users, whether or not
     # the code creating it remembered to say so.
@@ -244,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="write the event JSON Schema")
     schema.add_argument("--output", default="docs/event.schema.json")
     schema.set_defaults(func=cmd_schema)
+    openapi = sub.add_parser("openapi", help="write the API's OpenAPI document (JSON)")
+    openapi.add_argument("--output", default="web/openapi.json")
+    openapi.set_defaults(func=cmd_openapi)
 
     project = sub.add_parser("project", help="projects").add_subparsers(
         dest="action", required=True

@@ -229,6 +229,11 @@ class Settings(BaseSettings):
     oidc_jwks_url: str | None = Field(
         default=None, description="JWKS URL when not found by OIDC discovery."
     )
+    oidc_client_id: str | None = Field(
+        default=None,
+        description="The dashboard's OIDC client (public, authorization code with PKCE); "
+        "shows its sign-in button.",
+    )
     builtin_auth: bool = Field(
         default=True, description="LogSight's own email + password accounts and token issuer."
     )

@@ -48,8 +48,25 @@ def test_first_admin_is_created_once(fresh_database: str, tmp_path: Path) -> Non
     try:
         reply = api("POST", "/api/auth/login", json={"email": email, "password": password})
         assert reply.status == 200, reply.body
-        me = api("GET", "/api/users/me", token=reply.body["access_token"])
+        # The printed password must be replaced at the first sign-in.
+        assert reply.body["password_change_required"] is True
+        token = reply.body["access_token"]
+        me = api("GET", "/api/users/me", token=token)
         assert [(o["slug"], o["role"]) for o in me.body["organizations"]] == [("default", "owner")]
+        assert me.body["password_change_required"] is True
+        new = "a brand new admin passphrase"
+        changed = api(
+            "POST",
+            "/api/users/me/password",
+            token=token,
+            json={"current_password": password, "new_password": new},
+        )
+        assert changed.status == 200, changed.body
+        assert changed.body["password_change_required"] is False
+        me = api("GET", "/api/users/me", token=changed.body["access_token"])
+        assert me.body["password_change_required"] is False
+        again = api("POST", "/api/auth/login", json={"email": email, "password": new})
+        assert again.body["password_change_required"] is False
     finally:
         api.close()
 

@@ -920,3 +920,34 @@ def test_alert_emails_can_be_pinned_to_one_sender(tmp_path: Path) -> None:
     assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": "alerts@example.com"}}
     env = _functions(synth)["logsight-dev-alerts"]["Environment"]["Variables"]
     assert env["LOGSIGHT_ALERTS_EMAIL_FROM"] == "alerts@example.com"
+
+
+def test_dashboard_deployment_and_caching(dev: Synth) -> None:
+    """The export goes to the bucket in two parts: hashed assets cached for a year and never
+    pruned, everything else (HTML) revalidated on every request, with an invalidation."""
+    deployments = {
+        d["Properties"].get("SystemMetadata", {}).get("cache-control"): d["Properties"]
+        for d in dev.resources("Custom::CDKBucketDeployment").values()
+    }
+    assets = deployments["public, max-age=31536000, immutable"]
+    assert assets["Include"] == ["_next/static/*"] and assets["Exclude"] == ["*"]
+    assert assets["Prune"] is False and "DistributionId" not in assets
+    pages = deployments["no-cache"]
+    assert pages["Exclude"] == ["_next/static/*"]
+    assert pages["DistributionPaths"] == ["/*"] and "DistributionId" in pages
+
+    (dist,) = dev.resources("AWS::CloudFront::Distribution").values()
+    default = dist["Properties"]["DistributionConfig"]["DefaultCacheBehavior"]
+    # The objects' own Cache-Control decides: a minimum TTL of 0 lets no-cache mean no cache.
+    (policy_id,) = [
+        k for k in dev.resources("AWS::CloudFront::CachePolicy") if k.startswith("WebSiteCache")
+    ]
+    assert default["CachePolicyId"] == {"Ref": policy_id}
+    policy = dev.resources("AWS::CloudFront::CachePolicy")[policy_id]["Properties"]
+    assert policy["CachePolicyConfig"]["MinTTL"] == 0
+    # Routes map to their index.html (ids are in query strings: every route is a file).
+    (association,) = default["FunctionAssociations"]
+    assert association["EventType"] == "viewer-request"
+    (function,) = dev.resources("AWS::CloudFront::Function").values()
+    code = function["Properties"]["FunctionCode"]
+    assert 'uri + "index.html"' in code and 'uri + "/index.html"' in code

@@ -13,11 +13,11 @@ from typing import Any
 
 import psycopg
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Request, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Request
 from psycopg.rows import dict_row
 
 from tests.conftest import RUNTIME_ENV, create_database, create_vhost, delete_vhost, drop_database
-from tests.support.browser import StaticSite, html, javascript, launch_chromium, sdk_script
+from tests.support.browser import StaticSite, html, javascript, chromium, sdk_script
 from tests.support.runtime import LocalLogSight
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -94,12 +94,8 @@ def site(runtime: LocalLogSight) -> Iterator[StaticSite]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ users, organizations and tokens for tests."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -24,6 +24,7 @@ class Reply:
     status: int
     headers: dict[str, str]
     body: Any
+    cookies: list[str] = field(default_factory=list)
 
     @property
     def error(self) -> dict[str, Any]:
@@ -75,7 +76,10 @@ class ApiCaller:
             else raw
         )
         return Reply(
-            result["statusCode"], {k.lower(): v for k, v in result["headers"].items()}, parsed
+            result["statusCode"],
+            {k.lower(): v for k, v in result["headers"].items()},
+            parsed,
+            result.get("cookies") or [],
         )
 
 

@@ -3,13 +3,14 @@ Playwright (no browser download), and a static site on its own origin to host th
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, Playwright
+from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from tests.support.runtime import REPO
 
@@ -30,6 +31,17 @@ def launch_chromium(playwright: Playwright) -> Browser:
     if not CHROMIUM.exists():
         raise RuntimeError(f"{CHROMIUM} is missing: run `make chromium` (apt-get install chromium)")
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium under Playwright, closed afterwards (a module fixture's body)."""
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def sdk_script() -> bytes:

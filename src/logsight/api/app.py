@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
@@ -107,3 +108,10 @@ def create_app(settings: Settings, services: ApiServices | None = None) -> FastA
         return {"status": "ok"}
 
     return app
+
+
+def openapi_json() -> bytes:
+    """The OpenAPI document as the dashboard's client generator reads it (keys sorted, so the
+    generated types only change when the API does). Needs no database or server."""
+    document = create_app(Settings()).openapi()
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"

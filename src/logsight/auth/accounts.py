@@ -27,6 +27,7 @@ class LoginUser:
     email: str
     password_hash: str | None
     disabled: bool
+    password_change_required: bool
 
 
 def normalize_email(email: str) -> str:
@@ -68,11 +69,11 @@ def add_membership(
 
 def find_for_login(conn: psycopg.Connection, email: str) -> LoginUser | None:
     row = conn.execute(
-        "SELECT id, email, password_hash, disabled_at IS NOT NULL FROM users"
-        " WHERE lower(email) = lower(%s)",
+        "SELECT id, email, password_hash, disabled_at IS NOT NULL, password_change_required"
+        " FROM users WHERE lower(email) = lower(%s)",
         (normalize_email(email),),
     ).fetchone()
-    return LoginUser(row[0], row[1], row[2], row[3]) if row else None
+    return LoginUser(row[0], row[1], row[2], row[3], row[4]) if row else None
 
 
 def password_hash_of(conn: psycopg.Connection, user_id: UUID) -> str | None:
@@ -87,6 +88,14 @@ def record_login(conn: psycopg.Connection, user_id: UUID) -> None:
 def set_password(conn: psycopg.Connection, user_id: UUID, password: str) -> None:
     conn.execute(
         "UPDATE users SET password_hash = %s WHERE id = %s", (hash_password(password), user_id)
+    )
+
+
+def require_password_change(conn: psycopg.Connection, user_id: UUID, required: bool) -> None:
+    """Flag (or clear) an account whose password someone else has seen: the dashboard asks
+    for a new one before anything else. A rehash at login keeps the flag."""
+    conn.execute(
+        "UPDATE users SET password_change_required = %s WHERE id = %s", (required, user_id)
     )
 
 

@@ -7,7 +7,12 @@ from uuid import UUID
 
 import psycopg
 
-from logsight.auth.accounts import EmailTaken, add_membership, create_user
+from logsight.auth.accounts import (
+    EmailTaken,
+    add_membership,
+    create_user,
+    require_password_change,
+)
 from logsight.config import Settings
 from logsight.storage.projects import DEFAULT_ORGANIZATION, ensure_organization
 from logsight.tenancy.access import Role
@@ -41,8 +46,9 @@ def create_account(
 
 def ensure_first_admin(conn: psycopg.Connection, settings: Settings) -> tuple[str, str] | None:
     """Create ``admin@localhost`` with a random password as owner of the "default"
-    organization when no user with a password exists. Returns (email, password) only when it
-    created the account, so the caller prints the password exactly once."""
+    organization when no user with a password exists, flagged to change it at first sign-in.
+    Returns (email, password) only when it created the account, so the caller prints the
+    password exactly once."""
     if not settings.builtin_auth:
         return None
     with conn.transaction():
@@ -50,9 +56,11 @@ def ensure_first_admin(conn: psycopg.Connection, settings: Settings) -> tuple[st
         if conn.execute("SELECT 1 FROM users WHERE password_hash IS NOT NULL LIMIT 1").fetchone():
             return None
         try:
-            _, password = create_account(
+            user_id, password = create_account(
                 conn, FIRST_ADMIN_EMAIL, organization_slug=DEFAULT_ORGANIZATION, role=Role.OWNER
             )
+            # Printed in a terminal, maybe kept in a log: the first sign-in replaces it.
+            require_password_change(conn, user_id, True)
         except EmailTaken:
             # Someone took the address without a password (an identity provider's user).
             return None

@@ -25,13 +25,25 @@ class TokenPair:
     expires_in: int
     refresh_token: str
     refresh_expires_in: int
+    password_change_required: bool = False
 
 
 def _pair(
-    issuer: BuiltinIssuer, user_id: UUID, email: str, refresh: sessions.RefreshToken
+    issuer: BuiltinIssuer,
+    user_id: UUID,
+    email: str,
+    refresh: sessions.RefreshToken,
+    password_change_required: bool = False,
 ) -> TokenPair:
     access = issuer.issue(user_id, email, refresh.family_id)
-    return TokenPair(user_id, access.token, access.expires_in, refresh.token, refresh.expires_in)
+    return TokenPair(
+        user_id,
+        access.token,
+        access.expires_in,
+        refresh.token,
+        refresh.expires_in,
+        password_change_required,
+    )
 
 
 def _lifetime(settings: Settings) -> timedelta:
@@ -108,7 +120,7 @@ def login(
         accounts.record_login(conn, user.id)
         refresh = sessions.start(conn, user.id, _lifetime(settings))
         log.record("auth.login", "session", refresh.family_id)
-    return _pair(issuer, user.id, user.email, refresh)
+    return _pair(issuer, user.id, user.email, refresh, user.password_change_required)
 
 
 def refresh(
@@ -195,6 +207,7 @@ def change_password(
     issuer.keys.current()
     with audit.audited(conn, who.user_id, ip) as log:
         accounts.set_password(conn, who.user_id, new)
+        accounts.require_password_change(conn, who.user_id, False)
         revoked = sessions.revoke_user(conn, who.user_id)
         # Scripts' tokens outlive sessions: whoever learnt the old password may have made one.
         tokens = api_tokens.revoke_all(conn, who.user_id) if revoke_api_tokens else []

@@ -19,6 +19,7 @@ import orjson
 
 from logsight.errors import ApiError
 from logsight.ingest.service import SENTRY_ROUTE
+from logsight.local import dashboard
 from logsight.local.context import LocalContext
 from logsight.local.functions import API, INGEST, FunctionSpec, Handler
 from logsight.local.payloads import http_api_event
@@ -34,6 +35,10 @@ MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 # The browser snippet, built by `make sdk` into sdk/dist/ (on AWS it sits next to the dashboard).
 SDK_DIST = Path(__file__).resolve().parents[3] / "sdk" / "dist"
 SDK_FILES = {"/sdk/logsight.js": "logsight.js", "/sdk/logsight.mjs": "logsight.mjs"}
+
+# Set-Cookie values travel in the headers dict under this key, newline-separated (a newline
+# cannot occur in a header value).
+COOKIES = "\nset-cookie"
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -73,8 +78,9 @@ class Route:
 
 
 class Gateway:
-    def __init__(self, routes: list[Route], workers: int) -> None:
+    def __init__(self, routes: list[Route], workers: int, site: Path = dashboard.WEB_DIST) -> None:
         self.routes = routes
+        self.site = site
         self._pool = ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="lambda", initializer=_environment_thread
         )
@@ -86,13 +92,11 @@ class Gateway:
         if scope["type"] != "http":
             return
         status, headers, body = await self._respond(scope, receive)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
-            }
-        )
+        # Payload 2.0 returns cookies apart from the headers, one Set-Cookie each.
+        cookies = headers.pop(COOKIES, "")
+        raw = [(k.encode(), v.encode()) for k, v in headers.items()]
+        raw += [(b"set-cookie", c.encode()) for c in cookies.split("\n") if c]
+        await send({"type": "http.response.start", "status": status, "headers": raw})
         await send({"type": "http.response.body", "body": body})
 
     async def _read_body(self, receive: Receive) -> bytes | None:
@@ -118,6 +122,8 @@ class Gateway:
             return _sdk_file(SDK_FILES[path])
         route = self.route_for(path)
         if route is None:
+            if scope["method"] in ("GET", "HEAD"):
+                return await asyncio.to_thread(dashboard.serve, path, self.site)
             return _json(404, "not_found", f"no route for {path}")
         body = await self._read_body(receive)
         if body is None:
@@ -127,7 +133,13 @@ class Gateway:
             method=scope["method"],
             path=path,
             query_string=scope.get("query_string", b"").decode("latin-1"),
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
+            headers=[
+                (k.decode("latin-1"), v.decode("latin-1"))
+                for k, v in scope["headers"]
+                if k.lower() != b"x-forwarded-proto"
+            ]
+            # As API Gateway does: the scheme the client really used (Secure cookies need it).
+            + [("x-forwarded-proto", scope.get("scheme", "http"))],
             body=body,
             source_ip=client[0],
         )
@@ -168,6 +180,8 @@ def _to_http(result: Any) -> tuple[int, dict[str, str], bytes]:
     headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}
     for name, values in (result.get("multiValueHeaders") or {}).items():
         headers[name.lower()] = ", ".join(map(str, values))
+    if result.get("cookies"):
+        headers[COOKIES] = "\n".join(map(str, result["cookies"]))
     raw = result.get("body") or ""
     if result.get("isBase64Encoded"):
         body = base64.b64decode(raw)

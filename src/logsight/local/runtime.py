@@ -31,6 +31,7 @@ import psycopg
 from logsight.auth.bootstrap import ensure_first_admin
 from logsight.config import Settings
 from logsight.ingest.sentry.dsn import dsn_for
+from logsight.local import dashboard
 from logsight.local.embedded_postgres import EmbeddedPostgres
 from logsight.private_files import make_private_directory, write_private
 from logsight.queue.topology import ensure_topology
@@ -110,13 +111,13 @@ def deliver_admin_password(admin: tuple[str, str], data_dir: Path, *, terminal: 
     if terminal:
         return [
             f"  admin      {email} / {password}",
-            "             (shown this once: sign in at POST /api/auth/login, then change it)",
+            "             (shown this once: the dashboard asks for a new one at first sign-in)",
         ]
     path = data_dir / FIRST_ADMIN_FILE
     write_private(path, f"email: {email}\npassword: {password}\n")
     return [
         f"  admin      {email}, password in {path} (readable only by you)",
-        "             (sign in at POST /api/auth/login, change the password, delete the file)",
+        "             (the dashboard asks for a new one at first sign-in; then delete the file)",
     ]
 
 
@@ -255,6 +256,7 @@ class Supervisor:
         self.info = {
             "pid": os.getpid(),
             "gateway_url": base,
+            "dashboard_url": f"{base}/",
             "ingest_url": f"{base}/v1/events",
             "api_url": f"{base}/api",
             "project_id": project_id,
@@ -266,7 +268,10 @@ class Supervisor:
         }
         self._write_info()
         say("")
-        say(f"LogSight is running at {base}")
+        if dashboard.built():
+            say(f"LogSight is running: open the dashboard at {base}/")
+        else:
+            say(f"LogSight is running at {base} (dashboard not built: `make web`)")
         say(f"  ingest     POST {base}/v1/events")
         say(f"  api        {base}/api (docs at {base}/api/docs)")
         say(f"  snippet    {base}/sdk/logsight.js")

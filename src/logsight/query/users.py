@@ -14,6 +14,7 @@ def user(conn: psycopg.Connection, user_id: UUID) -> Row | None:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
             "SELECT id, email, name, created_at, last_login_at,"
-            " password_hash IS NOT NULL AS has_password FROM users WHERE id = %s",
+            " password_hash IS NOT NULL AS has_password, password_change_required"
+            " FROM users WHERE id = %s",
             (user_id,),
         ).fetchone()

@@ -33,6 +33,9 @@ class UserPublic(BaseModel):
     created_at: datetime
     last_login_at: datetime | None
     has_password: bool = Field(description="A built-in account (else an identity provider's).")
+    password_change_required: bool = Field(
+        description="The account must choose a new password (the printed admin's)."
+    )
     organizations: list[MembershipPublic]
 
 
