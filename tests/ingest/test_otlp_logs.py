@@ -34,6 +34,7 @@ from logsight.storage.projects import CreatedProject
 from logsight.tenancy.quotas import set_project_quotas
 from tests.conftest import drain, purge
 from tests.support.ingest import api_request
+from tests.support.runtime import free_port
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
 SPAN_ID = "eee19b7ec3c1b174"
@@ -314,3 +315,30 @@ def test_a_used_up_quota_answers_429_with_retry_after(
     assert int(headers["retry-after"]) > 0
     assert orjson.loads(body)["error"]["code"] == "rate_limited"
     assert queued_events(broker, settings, project) == []
+
+
+def test_an_unreachable_broker_is_503_with_retry_after(
+    settings: Settings, project: CreatedProject
+) -> None:
+    down = settings.model_copy(update={"amqp_url": f"amqp://guest:guest@127.0.0.1:{free_port()}/"})
+    data = export(record(string("x"), time_unix_nano=NOW_NANOS)).SerializeToString()
+    status, headers, body = post(
+        build_ingest_service(down), data, "application/x-protobuf", key=project.public_key
+    )
+    assert (status, orjson.loads(body)["error"]["code"]) == (503, "unavailable")
+    assert headers["retry-after"] == str(settings.retry_after_seconds)
+
+
+def test_browsers_get_cors_for_either_key_header(
+    service: IngestService, project: CreatedProject, broker: amqp.Channel
+) -> None:
+    origin = {"origin": "https://shop.example"}
+    event = api_request(method="OPTIONS", path="/v1/logs", content_type=None, headers=origin)
+    answer = service.handle(HttpRequest.from_event(event))
+    assert answer.status == 204
+    assert "authorization" in answer.headers["access-control-allow-headers"]
+    assert answer.headers["access-control-allow-origin"] == "https://shop.example"
+    status, headers, _ = post(
+        service, b"{}", "application/json", key=project.public_key, headers=origin
+    )
+    assert (status, headers["access-control-allow-origin"]) == (200, "https://shop.example")

@@ -26,7 +26,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from logsight.apigw import HttpRequest, HttpResponse
 from logsight.errors import ApiError
 from logsight.ingest.core import IngestCore
-from logsight.ingest.native import KEY_HEADER
+from logsight.ingest.native import KEY_HEADER, cors_headers, preflight
 from logsight.ingest.quotas import RateLimited
 from logsight.schemas import NAME_MAX_CHARS
 from logsight.storage.keys import IngestKey
@@ -37,6 +37,8 @@ JSON = "application/json"
 # Severity numbers in steps of four (TRACE 1-4 … FATAL 21-24) → LogSight levels.
 _LEVELS = ("debug", "debug", "info", "warning", "error", "fatal")
 _ID_FIELDS = {"traceId": 16, "spanId": 8}
+# The OpenTelemetry JS exporter in a browser sends either key header.
+_CORS_ALLOW_HEADERS = "content-type, content-encoding, x-logsight-key, authorization"
 
 
 def any_value(value: AnyValue) -> Any:
@@ -147,10 +149,23 @@ class OtlpLogsIngest:
         self.core = core
 
     def handle(self, request: HttpRequest, *, time_left: float | None) -> HttpResponse:
+        origin = request.header("origin")
+        if request.method == "OPTIONS":
+            return preflight(origin, _CORS_ALLOW_HEADERS)
+        response = self._handle(request, time_left)
+        if origin is not None and response.status != 403:
+            response.headers.update(cors_headers(origin))
+        return response
+
+    def _handle(self, request: HttpRequest, time_left: float | None) -> HttpResponse:
         try:
             if request.method != "POST":
                 raise ApiError(
-                    405, "method_not_allowed", "use POST", "method", headers=(("allow", "POST"),)
+                    405,
+                    "method_not_allowed",
+                    "use POST",
+                    "method",
+                    headers=(("allow", "POST, OPTIONS"),),
                 )
             content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
             if content_type not in (PROTOBUF, JSON):
