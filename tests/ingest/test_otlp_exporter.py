@@ -36,9 +36,7 @@ def runtime() -> Iterator[LocalLogSight]:
 
 def stored_log(runtime: LocalLogSight, text: str) -> dict[str, object]:
     return runtime.wait_for_row(
-        "SELECT * FROM events WHERE project_id = %s AND message = %s AND type = 'log'",
-        runtime.project_id,
-        text,
+        "SELECT * FROM logs WHERE project_id = %s AND body = %s", runtime.project_id, text
     )
 
 
@@ -64,11 +62,15 @@ def test_the_python_sdk_exporter_with_gzip(runtime: LocalLogSight, header: str) 
         logger.removeHandler(handler)
         provider.shutdown()
     row = stored_log(runtime, text)
-    assert (row["level"], row["environment"]) == ("warning", "staging")
-    properties = row["properties"]
-    assert isinstance(properties, dict)
-    assert properties["service.name"] == "billing"
-    assert properties["invoice.days"] == 12
+    assert (row["level"], row["severity_text"], row["severity_number"]) == ("warning", "WARN", 13)
+    assert (row["service"], row["environment"]) == ("billing", "staging")
+    attributes = row["attributes"]
+    assert isinstance(attributes, dict)
+    assert attributes["invoice.days"] == 12
+    resource = row["resource"]
+    assert isinstance(resource, dict)
+    assert resource["deployment.environment"] == "staging"
+    assert resource["telemetry.sdk.language"] == "python"
 
 
 def test_otlp_json_with_a_partial_success(runtime: LocalLogSight) -> None:
