@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
@@ -40,6 +40,7 @@ repeating a key means any of its values. Every other term must occur in the body
 
 INTERVALS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
 MAX_COUNT_BUCKETS = 1500
+DEFAULT_COUNT_RANGE = timedelta(hours=24)
 
 
 class LogSummary(BaseModel):
@@ -135,13 +136,14 @@ def count_logs(
     project_id: UUID,
     access: CurrentAccess,
     *,
-    from_: Annotated[Time, Query(alias="from")],
-    to: Time,
+    from_: Annotated[Time | None, Query(alias="from", description="Default: `to` - 24 h.")] = None,
+    to: Annotated[Time | None, Query(description="Default: now.")] = None,
     by: Literal["level", "service"] = "level",
     interval: Literal["minute", "hour", "day"] = "hour",
 ) -> list[LogCount]:
     access.project(project_id)
-    start, end = _range(from_, to)
+    until = utc(to) or datetime.now(UTC)
+    start, end = _range(from_ or until - DEFAULT_COUNT_RANGE, until)
     assert start is not None
     assert end is not None
     step = INTERVALS[interval]
