@@ -45,8 +45,8 @@ def run(conn: psycopg.Connection, lines: int) -> None:
             copy.write_row((project, "2026-11-01T00:00:00Z", " ".join(words) + f" id={n}"))
     conn.execute("ANALYZE logs")
     queries = {
-        "trigram rare": ("body ILIKE '%zebracorn%'", "trgm"),
-        "trigram common": ("body ILIKE '%request%'", "trgm"),
+        "trigram rare": ("body ILIKE '%%zebracorn%%'", "trgm"),
+        "trigram common": ("body ILIKE '%%request%%'", "trgm"),
         "fts rare": (
             "to_tsvector('simple', body) @@ plainto_tsquery('simple', 'zebracorn')",
             "fts",

@@ -63,6 +63,10 @@ class PartitionManager:
         if not missing:
             return
         for table in PARTITIONED_TABLES:
+            # A database migrated only up to an earlier version has no logs table yet.
+            row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+            if not (row and row[0]):
+                continue
             for day in sorted(missing - existing_partitions(conn, table)):
                 # Serialize creators so concurrent processors don't trip over the same DDL.
                 with conn.transaction():
