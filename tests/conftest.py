@@ -32,6 +32,9 @@ from logsight.storage.mode import (
 )
 from logsight.storage.projects import CreatedProject, create_project
 
+# The shared helpers assert too: their failures read like the tests' own.
+pytest.register_assert_rewrite("tests.support")
+
 PG_ADMIN_URL = os.environ.get(
     "LOGSIGHT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

@@ -9,7 +9,7 @@ from typing import get_type_hints
 
 import psycopg
 
-from logsight.event import COLUMNS, DETAIL_COLUMNS, LIST_COLUMNS, NormalizedEvent
+from logsight.event import COLUMNS, DETAIL_COLUMNS, JSON_COLUMNS, LIST_COLUMNS, NormalizedEvent
 from logsight.ingest.normalize import Limits, normalize_event
 from logsight.storage.writer import EventRow
 
@@ -32,6 +32,12 @@ def test_normalization_makes_every_field_of_the_contract_and_no_other() -> None:
 def test_a_row_has_one_field_per_column_in_order() -> None:
     columns = tuple(f.name for f in fields(EventRow) if f.metadata.get("column", True))
     assert columns == COLUMNS
+
+
+def test_a_row_holds_exactly_the_json_columns_serialized() -> None:
+    hints = get_type_hints(EventRow)
+    serialized = {name for name, hint in hints.items() if hint in (bytes, bytes | None)}
+    assert serialized == JSON_COLUMNS
 
 
 def test_lists_and_details_read_stored_columns() -> None:

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from logsight.alerting.scheduled import ScheduledAlerts, scheduled_time
 from logsight.config import get_settings
+from logsight.privacy.deletion import run_pending_jobs
 from logsight.queue.replay import Redriver
 from logsight.storage.faults import time_left_of
 from logsight.storage.maintenance import run_maintenance
@@ -49,8 +50,11 @@ def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, A
         _alerts = ScheduledAlerts(settings)
     evaluated = _alerts.run(scheduled_time(event.get("time")))
     logger.info("alerts done", **evaluated)
+    # Deleting users' data (privacy jobs) is background work that cannot wait long.
+    privacy_jobs = run_pending_jobs(settings.database_url) if settings.database_url else None
     return {
         "job": "alerts",
         **evaluated,
         "redriven": redriven.replayed if redriven else None,
+        "privacy_jobs": privacy_jobs,
     }

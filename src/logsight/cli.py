@@ -67,6 +67,50 @@ def _project_id(conn: psycopg.Connection, ref: str) -> UUID:
         return found
 
 
+def cmd_privacy_delete_user(args: argparse.Namespace) -> int:
+    """Queue the deletion (audited like the API's), then carry it out at once unless --queue."""
+    from logsight.privacy.deletion import queue_deletion, run_pending
+    from logsight.query.privacy import organization_by_ref, privacy_job, project_organization
+
+    settings = _settings()
+    with psycopg.connect(_database_url(settings), autocommit=True) as conn:
+        project_id = _project_id(conn, args.project) if args.project else None
+        organization_id = (
+            project_organization(conn, project_id)
+            if project_id is not None
+            else organization_by_ref(conn, args.organization)
+        )
+        if organization_id is None:
+            print(f"error: no organization {args.organization!r}", file=sys.stderr)
+            return 1
+        kind, subject = ("email", args.email) if args.email else ("user_id", args.user_id)
+        job_id = queue_deletion(
+            conn,
+            organization_id=organization_id,
+            project_id=project_id,
+            subject_kind=kind,
+            subject=subject,
+            requested_by=None,
+        )
+        print(f"job      {job_id} queued")
+        if not args.queue:
+            run_pending(conn, job_id=job_id)
+        job = privacy_job(conn, job_id)
+    assert job is not None
+    print(f"status   {job['status']}")
+    if job["result"]:
+        print("deleted  " + json.dumps(job["result"], sort_keys=True))
+    return 0 if job["status"] in ("done", "queued") else 1
+
+
+def cmd_privacy_scrub_dead_letters(args: argparse.Namespace) -> int:
+    from logsight.processing.dead_letters import scrub_stored
+
+    with psycopg.connect(_database_url(_settings()), autocommit=True) as conn:
+        print(f"scrubbed {scrub_stored(conn)} dead letters")
+    return 0
+
+
 def cmd_project_create(args: argparse.Namespace) -> int:
     from logsight.storage.projects import create_project
 
@@ -255,6 +299,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="any reason, not only the exceeded delivery limit (those may well fail again)",
     )
     replay.set_defaults(func=cmd_dead_letters_replay)
+
+    privacy = sub.add_parser("privacy", help="personal data").add_subparsers(
+        dest="action", required=True
+    )
+    delete_user = privacy.add_parser(
+        "delete-user", help="delete one user's events and counts (audited; see the README)"
+    )
+    scope = delete_user.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--project", help="in this project (id or slug)")
+    scope.add_argument("--organization", help="in every project of this organization (id or slug)")
+    subject = delete_user.add_mutually_exclusive_group(required=True)
+    subject.add_argument("--user-id", help="the user id the application sent")
+    subject.add_argument("--email", help="the user's e-mail address (hashed forms included)")
+    delete_user.add_argument(
+        "--queue", action="store_true", help="only queue it for the scheduled function"
+    )
+    delete_user.set_defaults(func=cmd_privacy_delete_user)
+    privacy.add_parser(
+        "scrub-dead-letters",
+        help="scrub the bytes of dead letters recorded before they were scrubbed on arrival",
+    ).set_defaults(func=cmd_privacy_scrub_dead_letters)
 
     local = sub.add_parser("local", help="run LogSight on this machine")
     local.add_argument(

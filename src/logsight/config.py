@@ -108,6 +108,12 @@ class Settings(BaseSettings):
         description="How long ingest trusts a looked-up key: revoking a key or deleting a "
         "project stops ingest within this time.",
     )
+    privacy_cache_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long the processor keeps a project's privacy settings: a change made "
+        "through the API applies to events processed after this time.",
+    )
     key_stale_seconds: float = Field(
         default=900.0,
         ge=0,

@@ -17,16 +17,15 @@ import orjson
 import psycopg
 import pytest
 
+from logsight.event import COLUMNS, JSON_COLUMNS
 from logsight.processing.batch import BatchProcessor
 from logsight.processing.records import records_from_event
 from logsight.storage.db import Database
 from logsight.storage.projects import CreatedProject
-from logsight.storage.writer import COLUMNS
 from tests.support.processor import message, rmq_event
 
 QUEUE = "logsight.events.0"
 DLQ = "logsight.events.dead"
-JSON_COLUMNS = ("properties", "context", "user_traits", "error", "sdk", "meta", "breadcrumbs")
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from uuid import UUID
 import orjson
 import psycopg
 
+from logsight.privacy.deletion import queue_deletion
 from logsight.processing.batch import BatchProcessor
 from logsight.processing.records import records_from_event
 from logsight.storage import alerts
@@ -40,6 +41,7 @@ class Tenant:
     invitation_id: UUID
     token_id: UUID
     dead_letter_id: int
+    job_id: UUID
     event_ids: list[str]
     # The default dashboard every project gets.
     dashboard_id: UUID
@@ -57,6 +59,7 @@ class Tenant:
             "invitation_id": self.invitation_id,
             "token_id": self.token_id,
             "dead_letter_id": self.dead_letter_id,
+            "job_id": self.job_id,
             "event_id": self.event_ids[0],
             "dashboard_id": self.dashboard_id,
         }
@@ -142,6 +145,16 @@ def make_tenant(conn: psycopg.Connection, database_url: str, name: str | None = 
         owner.user_id,
     )
 
+    # A privacy job (deleting a user nobody has: it would delete nothing if it ran).
+    job_id = queue_deletion(
+        conn,
+        organization_id=org_id,
+        project_id=project.id,
+        subject_kind="user_id",
+        subject=f"nobody-{slug}",
+        requested_by=None,  # as the CLI queues it: no actor in the audit log
+    )
+
     tenant = Tenant(
         name=slug,
         organization_id=org_id,
@@ -153,6 +166,7 @@ def make_tenant(conn: psycopg.Connection, database_url: str, name: str | None = 
         invitation_id=UUID(str(invitation[0])),
         token_id=token_id(conn, owner.token),
         dead_letter_id=int(letter[0]),
+        job_id=job_id,
         event_ids=event_ids,
         dashboard_id=UUID(str(board[0])),
     )

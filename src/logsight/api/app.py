@@ -24,6 +24,7 @@ from logsight.api.routers import (
     logs,
     members,
     organizations,
+    privacy,
     projects,
     quotas,
     stats,
@@ -58,6 +59,7 @@ ROUTERS = [
     dead_letter_replay.router,
     ingest_health.router,
     alerts.router,
+    privacy.router,
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from logsight.config import Settings
+from logsight.ingest.core import IngestCore
 from logsight.ingest.quotas import Quotas
 from logsight.ingest.service import IngestService
 from logsight.queue.publisher import Publisher
@@ -32,4 +33,4 @@ def build_ingest_service(settings: Settings) -> IngestService:
     keys = KeyStore(
         db, settings.key_cache_seconds, stale_seconds=settings.key_stale_seconds, outage=outage
     )
-    return IngestService(settings, keys, publisher_for, Quotas(settings, db, outage))
+    return IngestService(IngestCore(settings, keys, publisher_for, Quotas(settings, db, outage)))

@@ -9,17 +9,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 from logsight.apigw import HttpRequest, HttpResponse
-from logsight.config import Settings
 from logsight.ingest.core import IngestCore
 from logsight.ingest.native import NativeIngest
 from logsight.ingest.otlp import LOGS_PATH, OtlpLogsIngest
-from logsight.ingest.quotas import Quotas
 from logsight.ingest.sentry.protocol import SentryIngest
-from logsight.queue.publisher import Publisher
-from logsight.storage.keys import KeyStore
 
 # DSNs may carry a path prefix (https://key@host/prefix/42): keep whatever precedes /api/.
 SENTRY_ROUTE = re.compile(r"^(?:/.*)?/api/(?P<project>[^/]+)/(?P<endpoint>envelope|store)/?$")
@@ -28,14 +23,8 @@ SENTRY_ROUTE = re.compile(r"^(?:/.*)?/api/(?P<project>[^/]+)/(?P<endpoint>envelo
 class IngestService:
     """Routes a request to the protocol it speaks."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        keys: KeyStore,
-        publisher_for: Callable[[], Publisher],
-        quotas: Quotas | None = None,
-    ) -> None:
-        self.core = IngestCore(settings, keys, publisher_for, quotas)
+    def __init__(self, core: IngestCore) -> None:
+        self.core = core
         self._native = NativeIngest(self.core)
         self._sentry = SentryIngest(self.core)
         self._otlp = OtlpLogsIngest(self.core)

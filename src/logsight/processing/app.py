@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from logsight.config import Settings
+from logsight.privacy.policies import POLICIES
 from logsight.processing.batch import BatchProcessor
 from logsight.processing.user_agent import parse_user_agent
 from logsight.storage.db import Database
@@ -16,6 +17,7 @@ def build_batch_processor(settings: Settings) -> BatchProcessor:
     # ua-parser compiles its matchers on first use; pay that while the environment initialises
     # rather than in the first batch.
     parse_user_agent("Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0")
+    POLICIES.ttl = settings.privacy_cache_seconds
     return BatchProcessor(
         Database(settings.database_url),
         settings.dead_letter_queue,

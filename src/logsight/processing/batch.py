@@ -19,10 +19,11 @@ from uuid import UUID
 
 import psycopg
 
+from logsight.privacy.pipeline import event_scrubber
 from logsight.processing import dead_letters
 from logsight.processing.dead_letters import DeadLetter
 from logsight.processing.records import QueueRecord
-from logsight.processing.rows import message_rows
+from logsight.processing.rows import Scrub, message_rows
 from logsight.queue.message import MessageError, decode
 from logsight.storage import outcomes
 from logsight.storage.db import Database
@@ -88,9 +89,19 @@ class BatchProcessor:
     ) -> BatchOutcome:
         """Write the batch; ``time_left`` is the invocation's remaining time in seconds."""
         letters: list[DeadLetter] = []
-        decoded = self._decode(records, letters)
         window = RetryWindow(self._retry_seconds, self._retry_margin_seconds, time_left)
+
+        def decode() -> list[_Decoded]:
+            # Decoding reads the projects' privacy rules (cached): a fault is waited out too.
+            letters.clear()
+            return self._decode(records, letters)
+
+        decoded = window.run(decode, "processor")
         return window.run(lambda: self._write(len(records), decoded, letters), "processor")
+
+    def _scrub_for(self, project_id: UUID) -> Scrub:
+        with self._db.connection() as conn:
+            return event_scrubber(conn, project_id)
 
     def _decode(self, records: list[QueueRecord], letters: list[DeadLetter]) -> list[_Decoded]:
         decoded: list[_Decoded] = []
@@ -104,7 +115,7 @@ class BatchProcessor:
                     _Decoded(
                         record,
                         message.project_id,
-                        message_rows(message),
+                        message_rows(message, self._scrub_for(message.project_id)),
                         outcomes.from_message(
                             message.project_id,
                             message.request_id or record.message_id or "",

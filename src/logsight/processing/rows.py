@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -23,7 +24,15 @@ def _text(value: Any) -> str | None:
     return value
 
 
-def event_row(message: EventMessage, event: NormalizedEvent) -> EventRow:
+# The project's privacy rules (logsight.privacy), applied before anything else reads the event.
+Scrub = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def event_row(
+    message: EventMessage, event: NormalizedEvent, scrub: Scrub | None = None
+) -> EventRow:
+    if scrub is not None:
+        event = scrub(event)  # type: ignore[assignment,arg-type]
     context = event.get("context") or None
     user_agent = context.get("user_agent") if isinstance(context, dict) else None
     client = (
@@ -62,8 +71,8 @@ def event_row(message: EventMessage, event: NormalizedEvent) -> EventRow:
     )
 
 
-def message_rows(message: EventMessage) -> list[EventRow]:
+def message_rows(message: EventMessage, scrub: Scrub | None = None) -> list[EventRow]:
     try:
-        return [event_row(message, event) for event in message.events]
+        return [event_row(message, event, scrub) for event in message.events]
     except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise MessageError(f"invalid event in message: {exc!r}") from exc

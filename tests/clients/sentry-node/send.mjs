@@ -1,6 +1,7 @@
 // Sends with the official @sentry/node SDK to the DSN given as argv[2]:
 //   node send.mjs DSN MARKER          one exception
 //   node send.mjs DSN MARKER LEVEL    a message (captureMessage) at LEVEL, then a log record
+//   node send.mjs DSN MARKER secrets  one exception carrying secrets in extra data and tags
 // and prints the event id. @sentry/node puts auth in the query string and streams the body
 // (chunked, no length).
 import * as Sentry from "@sentry/node";
@@ -15,7 +16,17 @@ function chargeCard(order) {
   throw new TypeError(`card declined for order ${order}`);
 }
 
-if (level) {
+if (level === "secrets") {
+  Sentry.setExtra("password", `pw-${marker}`);
+  Sentry.setExtra("request_line", `GET /pay?api_key=ak-${marker}&amount=3`);
+  Sentry.setExtra("payment", { cardNumber: `cn-${marker}`, card: "4111 1111 1111 1111" });
+  Sentry.setTag("upstream_auth", `Bearer bt${marker}0123456789`);
+  try {
+    chargeCard(1234);
+  } catch (error) {
+    console.log(Sentry.captureException(error));
+  }
+} else if (level) {
   console.log(Sentry.captureMessage(`queue ${marker} is backing up`, level));
   Sentry.logger.info(`log record ${marker}`);
 } else {

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from logsight.api.deps import ClientIp, CurrentAccess, Services
 from logsight.api.errors import ERROR_RESPONSES
+from logsight.api.storable import BIGINT_MAX
 from logsight.config import Settings
 from logsight.tenancy import quotas
 from logsight.tenancy.quotas import project_quotas
@@ -22,7 +23,6 @@ router = APIRouter(
     prefix="/projects/{project_id}/quotas", tags=["quotas"], responses=ERROR_RESPONSES
 )
 
-BIGINT_MAX = 2**63 - 1
 QuotaValue = Annotated[int | None, Field(ge=0, le=BIGINT_MAX)]
 
 
