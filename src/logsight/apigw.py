@@ -64,6 +64,15 @@ class HttpResponse:
     def to_event(self) -> dict[str, Any]:
         headers = dict(self.headers)
         payload = ""
+        if isinstance(self.body, bytes):
+            # Binary answers (OTLP protobuf) travel base64-encoded, as payload 2.0 expects.
+            headers.setdefault("content-type", "application/octet-stream")
+            return {
+                "statusCode": self.status,
+                "headers": headers,
+                "body": base64.b64encode(self.body).decode("ascii"),
+                "isBase64Encoded": True,
+            }
         if self.body is not None:
             headers.setdefault("content-type", "application/json")
             payload = orjson.dumps(self.body).decode()

@@ -82,12 +82,13 @@ def catalog(processor: BatchProcessor, tenant: Tenant) -> dict[str, str]:
             "context": {"url": "https://shop.example/pricing?ref=ad"},
             "user": {"id": "u3"},
         },
-        {
-            "type": "log",
-            "level": "debug",
-            "timestamp": (BASE + timedelta(minutes=6)).isoformat(),
-            "message": "cache hit ratio 100% for key_a",
-        },
+        # (Log events are log lines: tests/api/test_api_logs.py.)
+        event(
+            BASE + timedelta(minutes=6),
+            "cache",
+            level="debug",
+            message="cache hit ratio 100% for key_a",
+        ),
         event(BASE + timedelta(minutes=7), "search", properties={"query": "50% off"}),
     ]
     names = ["signup-1", "signup-2", "checkout", "failed", "error", "pageview", "log", "search"]
@@ -127,7 +128,7 @@ def test_newest_first_with_every_field(
     ("pairs", "expected"),
     [
         ([("type", "error")], ["error"]),
-        ([("type", "pageview"), ("type", "log")], ["log", "pageview"]),
+        ([("type", "pageview"), ("type", "error")], ["pageview", "error"]),
         ([("name", "signup")], ["signup-2", "signup-1"]),
         ([("level", "warning")], ["failed"]),
         ([("user_id", "u1")], ["checkout", "signup-1"]),

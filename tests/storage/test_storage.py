@@ -199,7 +199,7 @@ def test_timescale_layout_keeps_rollups_in_hypertables_like_events() -> None:
     assert "timescaledb.compress_segmentby = 'project_id'" in events
     assert "add_compression_policy('events', INTERVAL '7 days'" in events
     assert "PARTITION BY" not in events
-    rollups = _sql("0014_rollup_tables.timescale.sql")
+    rollups = _sql("0014_rollup_tables.timescale.sql") + _sql("0030_logs.timescale.sql")
     for table in maintenance.ROLLUP_TABLES:
         assert re.search(
             rf"create_hypertable\('{table}', 'bucket', chunk_time_interval => INTERVAL '1 day'",
@@ -219,18 +219,34 @@ def _table_body(sql: str, name: str) -> str:
     return "\n".join(line for line in found[1].splitlines() if not line.strip().startswith("--"))
 
 
-def test_events_table_is_the_same_in_both_layouts() -> None:
-    assert _table_body(_sql("0002_events.postgres.sql"), "events") == _table_body(
-        _sql("0002_events.timescale.sql"), "events"
+@pytest.mark.parametrize(("table", "migration"), [("events", "0002_events"), ("logs", "0030_logs")])
+def test_row_tables_are_the_same_in_both_layouts(table: str, migration: str) -> None:
+    assert _table_body(_sql(f"{migration}.postgres.sql"), table) == _table_body(
+        _sql(f"{migration}.timescale.sql"), table
     )
+
+
+def test_timescale_logs_are_a_compressed_hypertable_like_events() -> None:
+    logs = _sql("0030_logs.timescale.sql")
+    assert re.search(
+        r"create_hypertable\(\s*'logs', 'timestamp',\s*chunk_time_interval => INTERVAL '1 day'",
+        logs,
+    )
+    assert "add_compression_policy('logs', INTERVAL '7 days'" in logs
+    assert "PARTITION BY" not in logs
 
 
 @pytest.mark.parametrize("table", [t for t in maintenance.ROLLUP_TABLES if t != "event_rollups_1m"])
 def test_rollup_tables_are_the_same_in_both_layouts(table: str) -> None:
     # One writer and one query API: the same statements run on both. (event_rollups_1m gained
     # its release column by ALTER TABLE on plain PostgreSQL: tests/query/test_query_rollups.py.)
-    plain = _sql("0002_events.postgres.sql") + _sql("0005_query_rollups.postgres.sql")
-    assert _table_body(plain, table) == _table_body(_sql("0014_rollup_tables.timescale.sql"), table)
+    plain = (
+        _sql("0002_events.postgres.sql")
+        + _sql("0005_query_rollups.postgres.sql")
+        + _sql("0030_logs.postgres.sql")
+    )
+    timescale = _sql("0014_rollup_tables.timescale.sql") + _sql("0030_logs.timescale.sql")
+    assert _table_body(plain, table) == _table_body(timescale, table)
 
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -256,11 +272,11 @@ def test_timescale_maintenance_drops_chunks_at_the_day_boundary() -> None:
     # 90 days before 2026-11-27 is 2026-08-29: that day is kept, the chunks before it go.
     assert drops == [
         f"SELECT drop_chunks('{t}', older_than => '2026-08-29 00:00:00+00:00'::timestamptz)"
-        for t in ("events", *maintenance.ROLLUP_TABLES)
+        for t in ("events", "logs", *maintenance.ROLLUP_TABLES)
     ]
     assert not any("policy" in s or "PARTITION OF" in s or "DROP TABLE" in s for s in text)
     deletes = [s for s in text if s.startswith("DELETE")]
-    assert len(deletes) == 1 + len(maintenance.ROLLUP_TABLES)
+    assert len(deletes) == 2 + len(maintenance.ROLLUP_TABLES)
     assert all(project.hex in s and "'2026-11-20 00:00:00+00:00'" in s for s in deletes)
     assert "UPDATE issues" in text[-1]
 
@@ -279,10 +295,12 @@ def test_postgres_maintenance_plan() -> None:
     )
     created = [s for s in text if "PARTITION OF" in s]
     dropped = [s for s in text if s.startswith("DROP TABLE")]
-    assert len(created) == 3  # the days ahead; the past ones exist
-    assert len(dropped) == 9  # days 31..39 ago are wholly past 30 days
-    assert any(partition_name(today - timedelta(days=31)) in s for s in dropped)
-    assert not any(partition_name(today - timedelta(days=30)) in s for s in dropped)
+    # Log lines are partitioned on the same days as events.
+    assert len(created) == 2 * 3  # the days ahead; the past ones exist
+    assert len(dropped) == 2 * 9  # days 31..39 ago are wholly past 30 days
+    for table in ("events", "logs"):
+        assert any(partition_name(today - timedelta(days=31), table) in s for s in dropped)
+        assert not any(partition_name(today - timedelta(days=30), table) in s for s in dropped)
     # The rollups follow at the same boundary: the first day kept.
     rollups = [s for s in text if s.startswith("DELETE")]
     assert len(rollups) == len(maintenance.ROLLUP_TABLES)
@@ -300,7 +318,7 @@ def test_a_deleted_project_is_purged_from_every_table_in_both_layouts(mode: Stor
     )
     purges = [s.split(" WHERE")[0] for s in text if gone.hex in s and s.startswith("DELETE")]
     assert purges == [
-        f'DELETE FROM "{t}"' for t in ("events", "dead_letters", *maintenance.ROLLUP_TABLES)
+        f'DELETE FROM "{t}"' for t in ("events", "logs", "dead_letters", *maintenance.ROLLUP_TABLES)
     ] + ["DELETE FROM deleted_projects"]
 
 

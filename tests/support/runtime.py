@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
+from psycopg.rows import dict_row
 
 from logsight.local.embedded_postgres import EmbeddedPostgres
 
@@ -127,6 +129,19 @@ class LocalLogSight:
                     return pid
             time.sleep(0.1)
         raise TimeoutError(f"{component} was not restarted:\n{self.log()}")
+
+    def wait_for_row(self, sql: str, *params: Any, timeout: float = 60) -> dict[str, Any]:
+        """The first row ``sql`` returns once the pipeline has stored it."""
+        deadline = time.monotonic() + timeout
+        with psycopg.connect(self.resolved_database_url, autocommit=True) as conn:
+            while True:
+                with conn.cursor(row_factory=dict_row) as cur:
+                    row = cur.execute(sql, params).fetchone()  # type: ignore[arg-type]
+                if row is not None:
+                    return row
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"nothing for {sql} {params}:\n{self.log()}")
+                time.sleep(0.2)
 
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10, **kwargs)

@@ -72,15 +72,16 @@ class IngestCore:
         if self._quotas is not None:
             self._quotas.check(key, quantities, received_at=request.received_at)
 
-    def body(self, request: HttpRequest) -> bytes:
-        """The decoded body, within the limits, checked for UTF-8."""
+    def body(self, request: HttpRequest, *, text: bool = True) -> bytes:
+        """The decoded body, within the limits, checked for UTF-8 when it is ``text``."""
         body = decode_body(
             request.body,
             request.header("content-encoding"),
             max_body=self.settings.max_body_bytes,
             max_decompressed=self.settings.max_decompressed_bytes,
         )
-        check_utf8(body)
+        if text:
+            check_utf8(body)
         return body
 
     def normalize(

@@ -20,6 +20,27 @@ _CORS_ALLOW_HEADERS = "content-type, content-encoding, x-logsight-key"
 _CORS_EXPOSE_HEADERS = "retry-after"
 
 
+def preflight(origin: str | None, allow_headers: str) -> HttpResponse:
+    headers = {
+        "access-control-allow-methods": "POST, OPTIONS",
+        "access-control-allow-headers": allow_headers,
+        "access-control-max-age": "86400",
+    }
+    if origin is not None:
+        headers.update(cors_headers(origin))
+    return HttpResponse(204, None, headers)
+
+
+def cors_headers(origin: str) -> dict[str, str]:
+    # Echo the origin (not "*") so per-key origin rules mean something; Vary keeps caches
+    # from serving one origin's answer to another.
+    return {
+        "access-control-allow-origin": origin,
+        "access-control-expose-headers": _CORS_EXPOSE_HEADERS,
+        "vary": "Origin",
+    }
+
+
 class NativeIngest:
     """``POST /v1/events``: LogSight's own JSON."""
 
@@ -30,7 +51,7 @@ class NativeIngest:
         origin = request.header("origin")
         try:
             if request.method == "OPTIONS":
-                return self._preflight(origin)
+                return preflight(origin, _CORS_ALLOW_HEADERS)
             if request.path.rstrip("/") != EVENTS_PATH:
                 raise ApiError(404, "not_found", f"no route for {request.path}", "path")
             if request.method != "POST":
@@ -46,28 +67,8 @@ class NativeIngest:
         except ApiError as error:
             response = HttpResponse.error(error)
         if origin is not None and response.status != 403:
-            response.headers.update(self._cors_headers(origin))
+            response.headers.update(cors_headers(origin))
         return response
-
-    def _preflight(self, origin: str | None) -> HttpResponse:
-        headers = {
-            "access-control-allow-methods": "POST, OPTIONS",
-            "access-control-allow-headers": _CORS_ALLOW_HEADERS,
-            "access-control-max-age": "86400",
-        }
-        if origin is not None:
-            headers.update(self._cors_headers(origin))
-        return HttpResponse(204, None, headers)
-
-    @staticmethod
-    def _cors_headers(origin: str) -> dict[str, str]:
-        # Echo the origin (not "*") so per-key origin rules mean something; Vary keeps caches
-        # from serving one origin's answer to another.
-        return {
-            "access-control-allow-origin": origin,
-            "access-control-expose-headers": _CORS_EXPOSE_HEADERS,
-            "vary": "Origin",
-        }
 
     def _authenticate(self, request: HttpRequest, origin: str | None) -> IngestKey:
         public_key = request.header(KEY_HEADER) or request.query.get("key")

@@ -1,7 +1,8 @@
 """The ingest function's logic: request → validated events → one confirmed message → response.
 
 ``IngestService`` routes each request to the protocol it speaks: LogSight's own
-(``logsight.ingest.native``) or Sentry's (``logsight.ingest.sentry``); both are built on
+(``logsight.ingest.native``), Sentry's (``logsight.ingest.sentry``) or OpenTelemetry's logs
+(``logsight.ingest.otlp``); all are built on
 ``logsight.ingest.core.IngestCore``.
 """
 
@@ -12,6 +13,7 @@ import re
 from logsight.apigw import HttpRequest, HttpResponse
 from logsight.ingest.core import IngestCore
 from logsight.ingest.native import NativeIngest
+from logsight.ingest.otlp import LOGS_PATH, OtlpLogsIngest
 from logsight.ingest.sentry.protocol import SentryIngest
 
 # DSNs may carry a path prefix (https://key@host/prefix/42): keep whatever precedes /api/.
@@ -25,6 +27,7 @@ class IngestService:
         self.core = core
         self._native = NativeIngest(self.core)
         self._sentry = SentryIngest(self.core)
+        self._otlp = OtlpLogsIngest(self.core)
 
     def handle(self, request: HttpRequest, *, time_left: float | None = None) -> HttpResponse:
         route = SENTRY_ROUTE.match(request.path)
@@ -32,4 +35,6 @@ class IngestService:
             return self._sentry.handle(
                 request, route["project"], route["endpoint"], time_left=time_left
             )
+        if request.path.rstrip("/") == LOGS_PATH:
+            return self._otlp.handle(request, time_left=time_left)
         return self._native.handle(request, time_left=time_left)

@@ -258,6 +258,7 @@ class Supervisor:
             "gateway_url": base,
             "dashboard_url": f"{base}/",
             "ingest_url": f"{base}/v1/events",
+            "otlp_logs_url": f"{base}/v1/logs",
             "api_url": f"{base}/api",
             "project_id": project_id,
             "ingest_key": key,
@@ -278,6 +279,7 @@ class Supervisor:
         say(f"  project    {DEFAULT_PROJECT} ({project_id})")
         say(f"  key        {key}")
         say(f"  dsn        {dsn}  (for Sentry SDKs)")
+        say(f"  otlp logs  POST {base}/v1/logs  (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT)")
         for line in self.admin_lines:
             say(line)
         say(f"  details    {self.data_dir / RUNTIME_FILE}")

@@ -4,7 +4,7 @@ Retention works in whole UTC days, the same in both layouts: a project keeping N
 and the N days before it, and each older day goes in one piece. The longest
 project retention is applied wholesale (dropping daily partitions, or TimescaleDB chunks with
 ``drop_chunks``, which is cheap); projects that keep less have their older rows deleted. The
-rollups follow the events at the same day boundaries, and so do the issue counters
+rollups and the log lines follow the events at the same day boundaries, and so do the issue counters
 (``storage.issues.retention_statement``), reduced by what was removed in the same run.
 
 TimescaleDB's retention policies are not used: they run on the job scheduler's timetable, so
@@ -25,6 +25,7 @@ from logsight.storage import artifacts
 from logsight.storage.issues import retention_statement
 from logsight.storage.mode import StorageMode, recorded_mode
 from logsight.storage.partitions import (
+    PARTITIONED_TABLES,
     create_statement,
     day_start,
     existing_partitions,
@@ -41,7 +42,10 @@ ROLLUP_TABLES = (
     "user_rollups_1m",
     "user_sketches_1h",
     "user_sketches_1d",
+    "log_rollups_1m",
 )
+# The tables of rows with a timestamp: events and log lines.
+ROW_TABLES = PARTITIONED_TABLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +73,14 @@ def plan(
     retention: Retention,
     partitions: set[date],
     ahead_days: int,
+    log_partitions: set[date] | None = None,
 ) -> list[sql.Composed]:
     """The statements one maintenance run executes, each in its own transaction.
 
     Rows go before the counters that follow them: a run that stops in between leaves the
-    counters high until the next run, which still finds the days to subtract."""
+    counters high until the next run, which still finds the days to subtract. ``partitions``
+    are the days ``events`` has a partition for, ``log_partitions`` those of ``logs`` (the same
+    days when not given)."""
     statements: list[sql.Composed] = []
     today = now.astimezone(UTC).date()
     first_kept = today - timedelta(days=retention.longest_days)
@@ -83,17 +90,26 @@ def plan(
             sql.SQL("SELECT drop_chunks({}, older_than => {})").format(
                 sql.Literal(table), sql.Literal(day_start(first_kept))
             )
-            for table in ("events", *ROLLUP_TABLES)
+            for table in (*ROW_TABLES, *ROLLUP_TABLES)
         )
     else:
         # Recent and upcoming days; the processor creates any other day a late event needs.
         wanted = {today + timedelta(days=n) for n in range(-2, ahead_days + 1)}
-        statements.extend(create_statement(day) for day in sorted(wanted - partitions))
-        statements.extend(
-            sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(partition_name(day)))
-            for day in sorted(partitions)
-            if day < first_kept
-        )
+        existing = {
+            "events": partitions,
+            "logs": partitions if log_partitions is None else log_partitions,
+        }
+        for table in ROW_TABLES:
+            statements.extend(
+                create_statement(day, table) for day in sorted(wanted - existing[table])
+            )
+            statements.extend(
+                sql.SQL("DROP TABLE IF EXISTS {}").format(
+                    sql.Identifier(partition_name(day, table))
+                )
+                for day in sorted(existing[table])
+                if day < first_kept
+            )
         statements.extend(
             sql.SQL("DELETE FROM {} WHERE bucket < {}").format(
                 sql.Identifier(t), sql.Literal(day_start(first_kept))
@@ -104,16 +120,17 @@ def plan(
         pid = sql.Literal(project_id)
         statements.extend(
             sql.SQL("DELETE FROM {} WHERE project_id = {}").format(sql.Identifier(t), pid)
-            for t in ("events", "dead_letters", *ROLLUP_TABLES)
+            for t in (*ROW_TABLES, "dead_letters", *ROLLUP_TABLES)
         )
         statements.append(sql.SQL("DELETE FROM deleted_projects WHERE project_id = {}").format(pid))
     for project_id, days in sorted(retention.shorter.items(), key=lambda item: str(item[0])):
         pid = sql.Literal(project_id)
         project_cutoff = sql.Literal(day_start(today - timedelta(days=days)))
-        statements.append(
-            sql.SQL("DELETE FROM events WHERE project_id = {} AND timestamp < {}").format(
-                pid, project_cutoff
+        statements.extend(
+            sql.SQL("DELETE FROM {} WHERE project_id = {} AND timestamp < {}").format(
+                sql.Identifier(t), pid, project_cutoff
             )
+            for t in ROW_TABLES
         )
         statements.extend(
             sql.SQL("DELETE FROM {} WHERE project_id = {} AND bucket < {}").format(
@@ -139,6 +156,9 @@ def run_maintenance(
             retention=read_retention(conn, default_retention_days),
             partitions=existing_partitions(conn) if mode is StorageMode.POSTGRES else set(),
             ahead_days=ahead_days,
+            log_partitions=(
+                existing_partitions(conn, "logs") if mode is StorageMode.POSTGRES else set()
+            ),
         )
         for statement in statements:
             with conn.transaction():

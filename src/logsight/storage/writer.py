@@ -1,4 +1,5 @@
-"""Writing a batch of events with a few set-based statements.
+"""Writing a batch of events (and log lines: events of type ``log`` go to ``logs``) with a few
+set-based statements.
 
 COPY into a session-local staging table, then one INSERT ... ON CONFLICT DO NOTHING RETURNING
 into ``events`` whose returned rows feed, in the same statement, the rollups and the issues, so
@@ -46,18 +47,49 @@ _COPY = f"COPY events_staging ({_COLUMN_LIST}) FROM STDIN"
 
 _INSERT_EVENTS = f"""
 INSERT INTO events ({_COLUMN_LIST})
-SELECT {_COLUMN_LIST} FROM events_staging
+SELECT {_COLUMN_LIST} FROM events_staging WHERE type <> 'log'
 ON CONFLICT DO NOTHING
 RETURNING project_id, timestamp, type, name, level, release, user_id,
           CASE WHEN type = 'pageview' THEN context->>'url' END AS url,
           {", ".join(ISSUE_RETURNING_COLUMNS)}
 """
 
+# Log events become log lines: the OTLP fields ingest keeps in ``context.otel`` and
+# ``context.trace`` get their own columns, ``service.name`` leaves the attributes for its column.
+_INSERT_LOGS = """
+INSERT INTO logs (project_id, log_id, timestamp, observed_at, received_at, severity_number,
+                  severity_text, level, service, environment, release, logger, body, body_json,
+                  trace_id, span_id, resource, scope, attributes)
+SELECT project_id, event_id, timestamp,
+       to_timestamp((context->'otel'->>'observed_time_unix_nano')::double precision / 1e9),
+       received_at, (context->'otel'->>'severity_number')::smallint,
+       context->'otel'->>'severity_text', level, properties->>'service.name', environment,
+       release, name, message, context->'otel'->'body', context->'trace'->>'trace_id',
+       context->'trace'->>'span_id', context->'otel'->'resource', context->'otel'->'scope',
+       properties - 'service.name'
+FROM events_staging WHERE type = 'log'
+ON CONFLICT DO NOTHING
+RETURNING project_id, timestamp, coalesce(service, '') AS service, level
+"""
+
+_LOG_CTES = f"""
+logged AS ({_INSERT_LOGS}),
+log_counted AS (
+    INSERT INTO log_rollups_1m AS r (project_id, bucket, service, level, lines)
+    SELECT project_id, date_bin('1 minute', timestamp, TIMESTAMPTZ '2000-01-01Z'), service,
+           level, count(*)
+    FROM logged
+    GROUP BY 1, 2, 3, 4
+    ORDER BY 1, 2, 3, 4
+    ON CONFLICT (project_id, bucket, service, level) DO UPDATE SET lines = r.lines + EXCLUDED.lines
+    RETURNING 1
+),"""
+
 # Every rollup is fed from exactly the rows inserted. Counters add; sketches keep the greatest
 # rho, so they are idempotent by nature. Sorted inserts keep lock order stable between
 # concurrent writers. Buckets are UTC-aligned like time_bucket's.
 _INSERT_EVENTS_AND_ROLLUPS = f"""
-WITH inserted AS ({_INSERT_EVENTS}),
+WITH inserted AS ({_INSERT_EVENTS}),{_LOG_CTES}
 minute AS (
     SELECT project_id, date_bin('1 minute', timestamp, TIMESTAMPTZ '2000-01-01Z') AS bucket,
            date_bin('1 hour', timestamp, TIMESTAMPTZ '2000-01-01Z') AS hour,
@@ -141,7 +173,8 @@ sketch_daily AS (
     DO UPDATE SET rho = EXCLUDED.rho WHERE EXCLUDED.rho > s.rho
     RETURNING 1
 ),{ISSUE_CTES}
-SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM counted),
+SELECT (SELECT count(*) FROM inserted) + (SELECT count(*) FROM logged),
+       (SELECT count(*) FROM counted) + (SELECT count(*) FROM log_counted),
        (SELECT count(*) FROM users), (SELECT count(*) FROM counted_hourly),
        (SELECT count(*) FROM pages), (SELECT count(*) FROM pages_hourly),
        (SELECT count(*) FROM sketch_hourly), (SELECT count(*) FROM sketch_daily)
@@ -153,11 +186,16 @@ _STAMPED = "({t}.timestamp = {t}.received_at OR {t}.meta ? 'original_timestamp')
 
 _DROP_REPEATS = f"""
 DELETE FROM events_staging s
-WHERE {_STAMPED.format(t="s")}
+WHERE ({_STAMPED.format(t="s")}
   AND EXISTS (
     SELECT 1 FROM events e
     WHERE e.project_id = s.project_id AND e.event_id = s.event_id AND {_STAMPED.format(t="e")}
-      AND e.timestamp BETWEEN s.timestamp - %(window)s AND s.timestamp + %(window)s)
+      AND e.timestamp BETWEEN s.timestamp - %(window)s AND s.timestamp + %(window)s))
+   -- Log lines keep no meta: only a time ingest assigned from the request is recognized.
+   OR (s.type = 'log' AND s.timestamp = s.received_at AND EXISTS (
+    SELECT 1 FROM logs l
+    WHERE l.project_id = s.project_id AND l.log_id = s.event_id AND l.timestamp = l.received_at
+      AND l.timestamp BETWEEN s.timestamp - %(window)s AND s.timestamp + %(window)s))
 """
 
 # Key space of the per-project advisory locks (the two-key form; migrations and partitions use

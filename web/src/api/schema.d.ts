@@ -995,6 +995,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{project_id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search log lines, newest first
+         * @description `q` holds terms separated by spaces (double quotes keep spaces in one term). `key:value` filters
+         *     a column — `service`, `level`, `environment`, `release`, `logger`, `trace_id`, `span_id` — or
+         *     else an attribute, compared with its JSON value as text (`http.status:500`, `user.id:42`);
+         *     repeating a key means any of its values. Every other term must occur in the body
+         *     (case-insensitive substring). All terms must match:
+         *     `level:error service:checkout "card declined"`.
+         *
+         *     Times are ISO 8601 (without an offset: UTC); `from` is inclusive, `to` exclusive. Pages follow (timestamp, id) downwards.
+         */
+        get: operations["list_logs_api_projects__project_id__logs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/logs/counts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lines over time by level or service
+         * @description From the per-minute rollups; buckets without lines are left out.
+         */
+        get: operations["count_logs_api_projects__project_id__logs_counts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/logs/tail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lines that arrived since the cursor (live tail)
+         * @description The event live feed's contract: poll every few seconds with the returned `cursor`; windows are on the time LogSight accepted the lines, tile without gaps or overlaps and close one second behind now; without a cursor (or with one older than 5 minutes) the window starts 5 minutes back. `q` filters as in search.
+         */
+        get: operations["tail_logs_api_projects__project_id__logs_tail_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/logs/{log_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One log line with every field */
+        get: operations["get_log_api_projects__project_id__logs__log_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{project_id}/privacy": {
         parameters: {
             query?: never;
@@ -2483,6 +2567,160 @@ export interface components {
              */
             truncated: boolean;
         };
+        /** LogCount */
+        LogCount: {
+            /**
+             * Bucket
+             * Format: date-time
+             */
+            bucket: string;
+            /** Lines */
+            lines: number;
+            /**
+             * Value
+             * @description The level or service ('' for lines without a service).
+             */
+            value: string;
+        };
+        /** LogPublic */
+        LogPublic: {
+            /** Attributes */
+            attributes?: {
+                [key: string]: unknown;
+            };
+            /** Body */
+            body?: string | null;
+            /**
+             * Body Json
+             * @description The body when it is not a string.
+             */
+            body_json?: unknown;
+            /** Environment */
+            environment?: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Level */
+            level: string;
+            /**
+             * Logger
+             * @description The instrumentation scope or logger name.
+             */
+            logger: string;
+            /** Observed At */
+            observed_at?: string | null;
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+            /** Release */
+            release?: string | null;
+            /** Resource */
+            resource?: {
+                [key: string]: unknown;
+            } | null;
+            /** Scope */
+            scope?: {
+                [key: string]: unknown;
+            } | null;
+            /** Service */
+            service?: string | null;
+            /** Severity Number */
+            severity_number?: number | null;
+            /** Severity Text */
+            severity_text?: string | null;
+            /** Span Id */
+            span_id?: string | null;
+            /**
+             * Timestamp
+             * Format: date-time
+             * @description The record's time (else the observed time).
+             */
+            timestamp: string;
+            /** Trace Id */
+            trace_id?: string | null;
+        };
+        /** LogSummary */
+        LogSummary: {
+            /** Attributes */
+            attributes?: {
+                [key: string]: unknown;
+            };
+            /** Body */
+            body?: string | null;
+            /** Environment */
+            environment?: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Level */
+            level: string;
+            /**
+             * Logger
+             * @description The instrumentation scope or logger name.
+             */
+            logger: string;
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+            /** Release */
+            release?: string | null;
+            /** Service */
+            service?: string | null;
+            /** Severity Number */
+            severity_number?: number | null;
+            /** Severity Text */
+            severity_text?: string | null;
+            /** Span Id */
+            span_id?: string | null;
+            /**
+             * Timestamp
+             * Format: date-time
+             * @description The record's time (else the observed time).
+             */
+            timestamp: string;
+            /** Trace Id */
+            trace_id?: string | null;
+        };
+        /** LogTail */
+        LogTail: {
+            /**
+             * Cursor
+             * @description Pass as `cursor` in the next poll.
+             */
+            cursor: string;
+            /**
+             * From
+             * Format: date-time
+             * @description Window start (exclusive).
+             */
+            from: string;
+            /**
+             * Lines
+             * @description Newest first, at most `limit`.
+             */
+            lines: components["schemas"]["LogSummary"][];
+            /**
+             * To
+             * Format: date-time
+             * @description Window end (inclusive): what the next cursor continues from.
+             */
+            to: string;
+            /**
+             * Total
+             * @description Matching lines in the window, also those not listed.
+             */
+            total: number;
+            /** Truncated */
+            truncated: boolean;
+        };
         /** MemberPublic */
         MemberPublic: {
             /** Email */
@@ -2704,6 +2942,13 @@ export interface components {
         Page_KeyPublic_: {
             /** Data */
             data: components["schemas"]["KeyPublic"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** Page[LogSummary] */
+        Page_LogSummary_: {
+            /** Data */
+            data: components["schemas"]["LogSummary"][];
             /** Next Cursor */
             next_cursor?: string | null;
         };
@@ -10933,6 +11178,419 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LivePublic"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The query took too long (query_timeout) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_logs_api_projects__project_id__logs_get: {
+        parameters: {
+            query?: {
+                /**
+                 * @description `q` holds terms separated by spaces (double quotes keep spaces in one term). `key:value` filters
+                 *     a column — `service`, `level`, `environment`, `release`, `logger`, `trace_id`, `span_id` — or
+                 *     else an attribute, compared with its JSON value as text (`http.status:500`, `user.id:42`);
+                 *     repeating a key means any of its values. Every other term must occur in the body
+                 *     (case-insensitive substring). All terms must match:
+                 *     `level:error service:checkout "card declined"`.
+                 */
+                q?: string | null;
+                from?: string | null;
+                to?: string | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_LogSummary_"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The query took too long (query_timeout) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    count_logs_api_projects__project_id__logs_counts_get: {
+        parameters: {
+            query?: {
+                /** @description Default: `to` - 24 h. */
+                from?: string | null;
+                /** @description Default: now. */
+                to?: string | null;
+                by?: "level" | "service";
+                interval?: "minute" | "hour" | "day";
+            };
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogCount"][];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The query took too long (query_timeout) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    tail_logs_api_projects__project_id__logs_tail_get: {
+        parameters: {
+            query?: {
+                /**
+                 * @description `q` holds terms separated by spaces (double quotes keep spaces in one term). `key:value` filters
+                 *     a column — `service`, `level`, `environment`, `release`, `logger`, `trace_id`, `span_id` — or
+                 *     else an attribute, compared with its JSON value as text (`http.status:500`, `user.id:42`);
+                 *     repeating a key means any of its values. Every other term must occur in the body
+                 *     (case-insensitive substring). All terms must match:
+                 *     `level:error service:checkout "card declined"`.
+                 */
+                q?: string | null;
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogTail"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role or token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The query took too long (query_timeout) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_log_api_projects__project_id__logs__log_id__get: {
+        parameters: {
+            query?: {
+                /** @description The line's timestamp, from a search result. */
+                timestamp?: string | null;
+            };
+            header?: never;
+            path: {
+                project_id: string;
+                log_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogPublic"];
                 };
             };
             /** @description Bad request */
