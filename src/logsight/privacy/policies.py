@@ -30,8 +30,10 @@ class PolicyCache:
     ) -> None:
         self.ttl = ttl
         self._clock = clock
-        self._key: bytes | None = None
-        self._default: Scrubber | None = None
+        # By database: one process may serve more than one (the CLI, tests), and each install
+        # has its own key.
+        self._keys: dict[tuple[str, int, str], bytes] = {}
+        self._defaults: dict[bytes, Scrubber] = {}
         self._scrubbers: dict[UUID, tuple[float, Scrubber]] = {}
         self._lock = threading.Lock()
 
@@ -40,9 +42,11 @@ class PolicyCache:
             self._scrubbers.clear()
 
     def hash_key(self, conn: psycopg.Connection) -> bytes:
-        if self._key is None:
-            self._key = install_secret(conn, PRIVACY_HASH_KEY)
-        return self._key
+        database = (conn.info.host, conn.info.port, conn.info.dbname)
+        key = self._keys.get(database)
+        if key is None:
+            key = self._keys[database] = install_secret(conn, PRIVACY_HASH_KEY)
+        return key
 
     def scrubbers(
         self, conn: psycopg.Connection, project_ids: Iterable[UUID]
@@ -84,9 +88,11 @@ class PolicyCache:
     def scrubber(self, conn: psycopg.Connection, project_id: UUID | None) -> Scrubber:
         """A project's scrubber; a message of no known project gets the defaults."""
         if project_id is None:
-            if self._default is None:
-                self._default = Scrubber(PrivacySettings(), self.hash_key(conn))
-            return self._default
+            key = self.hash_key(conn)
+            default = self._defaults.get(key)
+            if default is None:
+                default = self._defaults[key] = Scrubber(PrivacySettings(), key)
+            return default
         return self.scrubbers(conn, [project_id])[project_id]
 
 
