@@ -178,7 +178,9 @@ def third_party_imports(function: FunctionAsset) -> set[str]:
                     if parent is not None:
                         queue.append((".".join(parts[:i]), parent))
             elif top not in stdlib and top not in ("logsight", "functions", "__future__"):
-                found.add(top)
+                # Two levels: a namespace package (opentelemetry, google) is shared by several
+                # distributions, and only the one holding the imported package is needed.
+                found.add(".".join(name.split(".", 2)[:2]))
     return found
 
 
@@ -195,15 +197,36 @@ def _project_requirements() -> dict[str, Requirement]:
     return requirements
 
 
+def _owners(module: str, dists: list[str]) -> list[str]:
+    """Of the distributions sharing a top-level name, those holding ``module`` (a.b) itself."""
+    prefix = module.replace(".", "/")
+    return [
+        dist
+        for dist in dists
+        if any(
+            str(f).startswith(f"{prefix}/") or str(f) == f"{prefix}.py"
+            for f in importlib.metadata.files(dist) or []
+        )
+    ]
+
+
 def distributions_for(modules: Iterable[str]) -> list[str]:
-    """Requirement strings (name[extras]) for the distributions providing ``modules``."""
+    """Requirement strings (name[extras]) for the distributions providing ``modules`` (top-level
+    names, or two levels under a top-level name several distributions share)."""
     by_module = importlib.metadata.packages_distributions()
     declared = _project_requirements()
     result: dict[str, str] = {}
-    for module in sorted(modules):
-        dists = by_module.get(module)
+    wanted = set(modules)
+    for module in sorted(wanted):
+        top = module.split(".", 1)[0]
+        dists = by_module.get(top)
         if not dists:
-            raise SystemExit(f"error: no installed distribution provides module {module!r}")
+            raise SystemExit(f"error: no installed distribution provides module {top!r}")
+        if len(dists) > 1:
+            if "." in module:
+                dists = _owners(module, dists) or dists
+            elif any(m.startswith(f"{top}.") for m in wanted):
+                continue  # the two-level names say which of them
         for dist in dists:
             name = canonicalize_name(dist)
             if name in RUNTIME_PROVIDED:

@@ -95,6 +95,11 @@ def callers(tenant: Tenant) -> dict[str, Member]:
 
 
 def call(api: ApiCaller, op: Operation, token: str, ids: dict[str, Any], **body: Any) -> Reply:
+    upload = BUILD.upload(op)
+    if upload is not None:
+        content, headers = upload
+        path, query = BUILD.path(op, ids), BUILD.query(op, ids)
+        return api(op.method, path, token=token, query=query, raw=content, headers=headers)
     json = BUILD.body(op, ids)
     if body and isinstance(json, dict):
         json.update(body)

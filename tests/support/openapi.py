@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+
 # Identifying fields of a tenant; any parameter or body field with one of these names is filled
 # with the tenant's value.
 TENANT_FIELDS = ("organization_id", "project_id")
@@ -36,6 +38,11 @@ class Operation:
         content = self.spec.get("requestBody", {}).get("content", {})
         media = content.get("application/json")
         return media["schema"] if media else None
+
+    @property
+    def media_type(self) -> str | None:
+        """The request body's media type (the first the operation takes), if it has a body."""
+        return next(iter(self.spec.get("requestBody", {}).get("content", {})), None)
 
     @property
     def writes(self) -> bool:
@@ -111,6 +118,7 @@ class RequestBuilder:
             f"isolation-{uuid.uuid4().hex[:8]}",
             f"nobody-{uuid.uuid4().hex[:8]}@example.com",
             "https://example.com",
+            "0" * 40,  # a SHA-1 digest, as hex
             "x",
         ]
         pattern = schema.get("pattern")
@@ -120,6 +128,19 @@ class RequestBuilder:
                     schema.get("minLength", 0), "x"
                 )
         return "x"
+
+    def upload(self, operation: Operation) -> tuple[bytes, dict[str, str]] | None:
+        """A body that is not JSON (a raw file, a multipart form) with its content type; None
+        for JSON bodies and operations without one."""
+        media = operation.media_type
+        if media is None or media == "application/json":
+            return None
+        if media == "multipart/form-data":
+            schema = self.resolve(operation.spec["requestBody"]["content"][media]["schema"])
+            files = [(name, ("isolation", b"isolation")) for name in schema.get("required", [])]
+            request = httpx.Request("POST", "http://localhost/", files=files)
+            return request.read(), {"content-type": request.headers["content-type"]}
+        return b"isolation", {"content-type": media}
 
     def path(self, operation: Operation, ids: dict[str, Any]) -> str:
         return re.sub(r"{(\w+)}", lambda m: str(ids[m.group(1)]), operation.path)
