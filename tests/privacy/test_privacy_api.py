@@ -502,11 +502,16 @@ def test_the_scheduled_function_carries_out_waiting_jobs(
     monkeypatch.setattr(scheduled, "get_settings", lambda: settings)
     monkeypatch.setattr(scheduled, "_redriver", None)
     monkeypatch.setattr(scheduled, "_alerts", None)
-    result = scheduled.handler(scheduled_event("logsight-alerts"), None)
-    assert result["privacy_jobs"] >= 1
-    status = api(
-        "GET",
-        f"/api/organizations/{team['org']}/privacy/jobs/{job['id']}",
-        token=team["admin"].token,
-    ).body
+    # Each run carries out up to ten waiting jobs, oldest first; jobs other tests queued in
+    # this shared database may come before this one.
+    for _ in range(100):
+        result = scheduled.handler(scheduled_event("logsight-alerts"), None)
+        assert result["privacy_jobs"] >= 1
+        status = api(
+            "GET",
+            f"/api/organizations/{team['org']}/privacy/jobs/{job['id']}",
+            token=team["admin"].token,
+        ).body
+        if status["status"] != "queued":
+            break
     assert status["status"] == "done" and status["result"]["events"] == 1
